@@ -1,0 +1,7 @@
+"""`python -m countllm` is the `countllm` command."""
+
+import sys
+
+from countllm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,131 @@
+"""The `countllm` command: parse arguments, call library code, print the answer.
+
+Each subcommand is a small function; heavy modules are imported inside it so `--help` is
+instant. A user-fixable problem (`InputError`, bad option) becomes one line on stderr and
+exit code 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from countllm.errors import InputError
+
+# Quiet the C++ loggers of MediaPipe/TFLite before they are imported anywhere.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+METHODS = ("auto", "pose", "similarity", "baseline")  # == countllm.pipeline.METHODS (tested)
+METHOD_HELP = ("auto (pose counter when a person is tracked through the repetitive span, else "
+               "self-similarity), pose, similarity, baseline")
+
+
+def _add_count(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("count", help="count repetitions in a video or pose file",
+                       description="Count repetitions in a video (mp4, avi, webm, ...) or a pose "
+                       "file (.npy/.npz of (T,33,3) MediaPipe landmarks or (T,17,3) H36M joints).")
+    p.add_argument("input", help="video file or pose file")
+    p.add_argument("--question", help='the question asked, e.g. "how many squats?" (echoed in the answer)')
+    p.add_argument("--fps", type=float, help="frame rate of INPUT: of a pose file's rows (default 30), "
+                   "or an override for a video whose container rate is wrong")
+    p.add_argument("--pose-format", choices=("mediapipe33", "h36m17"),
+                   help="layout of a pose file (default: from its joint count)")
+    p.add_argument("--method", default="auto", choices=METHODS, help=METHOD_HELP)
+    p.add_argument("--sample-fps", type=float, default=10.0, help="rate a video is analysed at (default 10)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--plot", type=Path, help="write a PNG of the signal, cycles and rests here")
+    p.set_defaults(run=run_count)
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="score a counter on a RepCountA-style annotation CSV",
+                       description="CSV columns: type,name,count[,fps],L1,L2,... (consecutive L "
+                       "pairs = cycle start/end frames). MEDIA_DIR holds each named video or a "
+                       "<stem>.npy pose array.")
+    p.add_argument("--annotations", required=True, type=Path, help="annotation CSV")
+    p.add_argument("--media-dir", required=True, type=Path, help="folder with the videos / pose arrays")
+    p.add_argument("--method", default="auto", choices=METHODS, help=METHOD_HELP)
+    p.add_argument("--fps", type=float, help="frame rate of pose arrays when the CSV has no fps column")
+    p.add_argument("--sample-fps", type=float, default=10.0, help="rate videos are analysed at")
+    p.add_argument("--json", type=Path, help="write {metrics, items} here")
+    p.set_defaults(run=run_eval)
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure counting speed as seconds of video per wall second")
+    p.add_argument("--video", type=Path, help="video to time (default: a rendered 60 s synthetic clip)")
+    p.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic clip")
+    p.set_defaults(run=run_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_count, _add_eval, _add_bench):
+        add(sub)
+    return parser
+
+
+def _options(args: argparse.Namespace):
+    from countllm.pipeline import CountOptions  # noqa: PLC0415
+
+    return CountOptions(method=args.method, fps=args.fps, sample_fps=args.sample_fps,
+                        pose_format=getattr(args, "pose_format", None),
+                        question=getattr(args, "question", None))
+
+
+def run_count(args: argparse.Namespace) -> int:
+    from countllm.answer import human_summary  # noqa: PLC0415
+    from countllm.pipeline import count_file  # noqa: PLC0415
+
+    result = count_file(args.input, _options(args))
+    if args.plot:
+        from countllm.plot import plot_count  # noqa: PLC0415
+
+        plot_count(result, args.plot, title=f"{Path(args.input).name}: {result.count} repetitions")
+    if args.json:
+        payload = result.to_json()
+        payload.update(input=str(args.input), question=args.question)
+        print(json.dumps(payload))
+    else:
+        print(human_summary(result, args.input, args.question, args.plot))
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from countllm.eval.report import format_table  # noqa: PLC0415
+    from countllm.eval.run import evaluate, write_report  # noqa: PLC0415
+
+    report = evaluate(args.annotations, args.media_dir, _options(args))
+    print(format_table(report))
+    if args.json:
+        write_report(report, args.json)
+        print(f"report written to {args.json}")
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from countllm.eval.speed import run_speed_benchmark  # noqa: PLC0415
+
+    print(run_speed_benchmark(args.video, args.seconds))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return handler(args)
+    except InputError as exc:
+        print(f"countllm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Training-free temporal-self-similarity counter on frame embeddings (RepNet-style).
+
+For things that are not a human body — a saw, a swing, a shovel — there are no joints to
+follow. Frames of the same phase of a repetition look alike, so the temporal self-similarity
+matrix (TSM) of frame embeddings has stripes one period apart. Its rows are the similarity of
+every frame to one reference frame; its principal directions summarise all of them. The
+candidate signals are the leading principal components of the embeddings (the TSM's dominant
+structure) plus the similarity to the frames that best express each component; the shared
+periodic back end picks and counts the cleanest one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from countllm.counters.periodic import PeriodicCountConfig, count_signals
+from countllm.signals.pose_signals import SignalSet, smooth
+from countllm.types import CountResult, Features
+
+
+@dataclass
+class SimilarityCounterConfig:
+    n_components: int = 6  # principal directions of the embeddings used as candidate signals
+    smooth_window: int = 3
+    periodic: PeriodicCountConfig = field(default_factory=PeriodicCountConfig)
+
+
+def self_similarity(vectors: np.ndarray) -> np.ndarray:
+    """(T, T) cosine self-similarity matrix of (T, D) frame vectors."""
+    v = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-8)
+    return v @ v.T
+
+
+def embedding_signals(features: Features, cfg: SimilarityCounterConfig) -> SignalSet:
+    """Leading principal components of the centred embeddings, and for each the TSM row of
+    the frame where that component is strongest (the similarity-to-a-key-frame signal)."""
+    x = features.vectors.astype(np.float64)
+    x = x - x.mean(axis=0, keepdims=True)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    k = min(cfg.n_components, len(s))
+    names, values = [], []
+    tsm = self_similarity(features.vectors.astype(np.float64))
+    for i in range(k):
+        component = u[:, i] * s[i]
+        names.append(f"embedding_pc{i + 1}")
+        values.append(component)
+        names.append(f"similarity_to_frame_{int(np.argmax(component))}")
+        values.append(tsm[int(np.argmax(component))])
+    stacked = smooth(np.stack(values), cfg.smooth_window)
+    stacked = stacked - stacked.mean(axis=1, keepdims=True)
+    return SignalSet(names=names, values=stacked.astype(np.float32), fps=features.fps)
+
+
+class SimilarityCounter:
+    """Counts repetitions from frame embeddings; `count(features)` returns a `CountResult`."""
+
+    name = "similarity"
+
+    def __init__(self, config: SimilarityCounterConfig | None = None) -> None:
+        self.config = config or SimilarityCounterConfig()
+
+    def count(self, features: Features) -> CountResult:
+        signals = embedding_signals(features, self.config)
+        result = count_signals(signals, self.name, self.config.periodic)
+        result.diagnostics["self_similarity"] = self_similarity(features.vectors)
+        return result

@@ -1,0 +1,288 @@
+"""Video file → `Frames`: probe, resample in time, resize, and stream in chunks.
+
+Decoding goes through decord because it resizes inside FFmpeg's scaler (no full-size RGB copy
+per frame) and exposes each frame's presentation time, so timestamps are the container's own,
+not `i / fps` guesses. Frames are handed out in chunks so a long video never sits in memory
+whole. Anything wrong with the file itself becomes an `InputError` that says what to do.
+
+decord quirks this module works around (decord 0.6.0):
+- `len(reader)` counts demuxed packets and `get_frame_timestamp` returns float32
+  `(start, stop)` pairs sorted by pts and rebased so the first frame is at 0 s.
+- A failed open raises a bare `RuntimeError("Error reading PATH...")`; the reason is only
+  printed to stderr by decord's C++ logger, which `decord.logging.set_level` does not silence
+  (it only silences FFmpeg's own log). We capture fd 2 during the open to keep the terminal
+  quiet and to put the reason in the error.
+- A zero-frame stream trips an `assert` in the constructor instead of raising an error.
+- At a few small output widths (`_BROKEN_WIDTHS`) decord hands back rows padded to 4 bytes
+  per pixel: `reader[i]` has shape (H, W, 4) and `get_batch` fails with
+  "DECORDArrayCopyFromTo: The size must exactly match" (dmlc/decord#336). `output_size`
+  steps around those widths.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import decord
+import numpy as np
+from decord._ffi.base import DECORDError
+
+from countllm.errors import InputError
+from countllm.types import Frames
+
+# What decord raises for input it cannot use: DECORDError from its C++ checks, RuntimeError
+# from the Python wrapper when the file cannot be opened. Nothing broader is caught.
+_DECORD_ERRORS = (DECORDError, RuntimeError)
+
+_REENCODE_HINT = (
+    "check that it plays in a video player, or re-encode it with "
+    "`ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
+)
+# Output widths at which decord 0.6.0's get_batch fails (see module docstring). Found by
+# decoding widths 1..1300 at several heights and two sources: only width matters, and above
+# 72 the row padding is always under one pixel, so no larger width can be affected.
+_BROKEN_WIDTHS = frozenset({1, 2, 3, 4, 6, 8, 12, 16, 24, 48, 72})
+_NO_FRAMES = "contains no video frames; pass a video that has at least one frame"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds, as decoding will see it (rotation applied to width/height)."""
+
+    path: str
+    native_fps: float  # the container's average rate, or DecodeConfig.override_fps
+    n_frames: int
+    duration_s: float  # start of the last frame plus one frame period
+    width: int
+    height: int
+
+
+@dataclass
+class DecodeConfig:
+    """How to turn a file into frames: sampling rate, size, chunking and decoder threads."""
+
+    target_fps: float | None = None  # None → every frame; never above the native rate
+    max_side: int | None = 256  # longer side after resizing; None → native size; no upscaling
+    chunk_frames: int = 64  # frames per yielded chunk: bounds memory for long videos
+    num_threads: int = 1  # FFmpeg decoder threads; 0 lets FFmpeg pick (all cores)
+    override_fps: float | None = None  # trust this rate (and i/fps clock) over the container's
+
+    def __post_init__(self) -> None:
+        for name in ("target_fps", "override_fps"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be None or a positive finite number, got {value}")
+        if self.max_side is not None and self.max_side < 2:
+            raise ValueError(f"max_side must be None or an integer >= 2, got {self.max_side}")
+        if self.chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be an integer >= 1, got {self.chunk_frames}")
+        if self.num_threads < 0:
+            raise ValueError(f"num_threads must be >= 0 (0 = automatic), got {self.num_threads}")
+
+
+def _check_path(path: str | Path) -> Path:
+    """Catch the file-system mistakes before FFmpeg turns them into a vague 'Error reading'."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, f"no such file; check the path (relative to {Path.cwd()})")
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a video file; pass one of the videos in it")
+    if not os.access(path, os.R_OK):
+        raise InputError(path, "cannot be read (permission denied); fix its permissions")
+    if path.stat().st_size == 0:
+        raise InputError(path, "is empty (0 bytes), probably an interrupted copy or download; "
+                               "fetch or copy it again")
+    return path
+
+
+@contextmanager
+def _capture_stderr() -> Iterator[list[str]]:
+    """Send fd 2 to a temp file for the duration; the text lands in the yielded list.
+
+    decord's C++ logger writes straight to fd 2, so redirecting `sys.stderr` is not enough.
+    On success whatever was captured is written back, so nothing unrelated is swallowed; on
+    failure the caller turns it into the error message instead.
+    """
+    captured: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    ok = False
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+            ok = True
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode("utf-8", "replace"))
+            if ok and captured[0]:
+                sys.stderr.write(captured[0])
+
+
+def _reason(err: BaseException, logged: str = "") -> str:
+    """The human part of a decord failure: FFmpeg's message without the C++ file:line noise."""
+    opening = [line for line in logged.splitlines() if "ERROR opening" in line]
+    if opening:
+        return opening[-1].rsplit(", ", 1)[-1].strip()
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return re.sub(r"\[[\d:]+\] \S+?:\d+: ", "", text)[:200]
+
+
+def _unreadable(path: Path, err: BaseException, logged: str = "", where: str = "") -> InputError:
+    reason = _reason(err, logged) + where
+    if "cannot find video stream" in reason:
+        return InputError(path, "has no video stream (audio only, or not a video); "
+                                "pass a file with a video track")
+    return InputError(path, f"cannot be decoded as a video ({reason}); it may be truncated, "
+                            f"corrupt, not a video, or use an unsupported codec — {_REENCODE_HINT}")
+
+
+def _open_reader(
+    path: Path, width: int = -1, height: int = -1, num_threads: int = 1
+) -> decord.VideoReader:
+    """Open with decord, turning every way a bad file fails into an InputError."""
+    decord.logging.set_level(decord.logging.QUIET)  # mutes FFmpeg's log; see module docstring
+    try:
+        with _capture_stderr() as logged:
+            reader = decord.VideoReader(
+                str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=num_threads
+            )
+    except _DECORD_ERRORS as err:
+        raise _unreadable(path, err, "".join(logged)) from err
+    except AssertionError as err:  # decord's constructor asserts frame count > 0
+        raise InputError(path, _NO_FRAMES) from err
+    if len(reader) == 0:
+        raise InputError(path, _NO_FRAMES)
+    return reader
+
+
+def _as_numpy(batch: object) -> np.ndarray:
+    """decord returns its own NDArray, or a framework tensor if someone set a global bridge."""
+    return batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
+
+
+def _native_fps(reader: decord.VideoReader, path: Path, override: float | None) -> float:
+    if override is not None:
+        return float(override)
+    fps = float(reader.get_avg_fps())
+    if not (math.isfinite(fps) and fps > 0):
+        raise InputError(path, f"the container reports a frame rate of {fps}, which cannot time "
+                               "the frames; pass --fps RATE (DecodeConfig.override_fps)")
+    return fps
+
+
+def _frame_times(reader: decord.VideoReader, path: Path, override: float | None) -> np.ndarray:
+    """Start time of every native frame in seconds (float64): the container's clock, or i/fps."""
+    n = len(reader)
+    if override is not None:
+        return np.arange(n, dtype=np.float64) / override
+    times = reader.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)  # (n,)
+    if not (np.isfinite(times).all() and (np.diff(times) > 0).all()):
+        raise InputError(path, "the container's frame timestamps are missing or not increasing; "
+                               "pass --fps RATE (DecodeConfig.override_fps) to use a fixed clock")
+    return times
+
+
+def _probe(path: str | Path, override_fps: float | None) -> tuple[VideoInfo, np.ndarray]:
+    """VideoInfo plus every frame's start time, from one native-size open."""
+    path = _check_path(path)
+    reader = _open_reader(path)
+    fps = _native_fps(reader, path, override_fps)
+    times = _frame_times(reader, path, override_fps)
+    try:
+        # reader[0], not get_batch: its shape is right even at a broken width (as H, W, 4)
+        height, width = _as_numpy(reader[0]).shape[:2]  # rotation already applied
+    except _DECORD_ERRORS as err:
+        raise _unreadable(path, err) from err
+    info = VideoInfo(str(path), fps, len(times), float(times[-1] + 1.0 / fps), width, height)
+    return info, times
+
+
+def probe(path: str | Path, override_fps: float | None = None) -> VideoInfo:
+    """Read a video's rate, length and size (decodes one frame). Bad files raise InputError."""
+    return _probe(path, override_fps)[0]
+
+
+def output_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """(width, height) frames will be decoded at: longer side at most `max_side`, never upscaled.
+
+    Aspect is kept, except that a width decord cannot produce is widened by a pixel or so.
+    """
+    longer = max(width, height)
+    if max_side is not None and longer > max_side:
+        scale = max_side / longer
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+    while width in _BROKEN_WIDTHS:
+        width += 1
+    return width, height
+
+
+def effective_fps(info: VideoInfo, target_fps: float | None) -> float:
+    """The rate frames come out at: the target, capped at the native rate."""
+    return info.native_fps if target_fps is None else float(min(target_fps, info.native_fps))
+
+
+def sampled_indices(info: VideoInfo, target_fps: float | None) -> np.ndarray:
+    """Native frame indices nearest to a uniform grid at `target_fps`, starting at frame 0.
+
+    Never upsamples: at or above the native rate every frame is used once, because repeating
+    frames would only fake temporal resolution.
+    """
+    if target_fps is not None and not (math.isfinite(target_fps) and target_fps > 0):
+        raise ValueError(f"target_fps must be None or a positive finite number, got {target_fps}")
+    if target_fps is None or target_fps >= info.native_fps:
+        return np.arange(info.n_frames, dtype=np.int64)
+    step = info.native_fps / target_fps  # > 1, so rounded grid points never collide
+    n_out = int(math.floor((info.n_frames - 1) / step + 1e-9)) + 1
+    return np.round(np.arange(n_out) * step).astype(np.int64)
+
+
+def _decode_chunks(
+    reader: decord.VideoReader, path: Path, indices: np.ndarray, times: np.ndarray,
+    fps: float, chunk_frames: int,
+) -> Iterator[Frames]:
+    for start in range(0, len(indices), chunk_frames):
+        chunk = indices[start:start + chunk_frames]
+        try:
+            images = _as_numpy(reader.get_batch(chunk))  # (T, H, W, 3) uint8
+        except _DECORD_ERRORS as err:
+            raise _unreadable(path, err, where=f" at frames {chunk[0]}-{chunk[-1]}") from err
+        yield Frames(images=images, timestamps=times[chunk], fps=fps, source=str(path))
+
+
+def iter_chunks(path: str | Path, cfg: DecodeConfig | None = None) -> Iterator[Frames]:
+    """Stream the video as `Frames` chunks of up to `cfg.chunk_frames` frames.
+
+    The file is opened and checked now, so a bad path raises here rather than at the first
+    `next()`; decoding itself is lazy and holds one chunk at a time. Timestamps are the native
+    frames' own start times, so with a target rate they sit within half a native frame of the
+    uniform grid.
+    """
+    cfg = cfg or DecodeConfig()
+    info, times = _probe(path, cfg.override_fps)
+    width, height = output_size(info.width, info.height, cfg.max_side)
+    reader = _open_reader(Path(info.path), width, height, cfg.num_threads)
+    indices = sampled_indices(info, cfg.target_fps)
+    fps = effective_fps(info, cfg.target_fps)
+    return _decode_chunks(reader, Path(info.path), indices, times, fps, cfg.chunk_frames)
+
+
+def read_frames(path: str | Path, cfg: DecodeConfig | None = None) -> Frames:
+    """Decode a whole (short) clip into one `Frames`; use `iter_chunks` for long videos."""
+    chunks = list(iter_chunks(path, cfg))
+    return Frames(
+        images=np.concatenate([c.images for c in chunks]),
+        timestamps=np.concatenate([c.timestamps for c in chunks]),
+        fps=chunks[0].fps,
+        source=chunks[0].source,
+    )

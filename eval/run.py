@@ -1,0 +1,123 @@
+"""`countllm eval`: count every annotated item of a benchmark and score the counts and cycles.
+
+Each annotation row names a video; the media folder holds either that video or a pose array
+`<stem>.npy`/`.npz` for it. Every item is counted with the same options; an item that fails
+(missing file, unreadable video, no person) is recorded with its error and the run goes on,
+so one bad file never costs the rest of a benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from countllm.errors import InputError
+from countllm.eval.annotations import Annotation, RowError, load_annotations
+from countllm.eval.metrics import count_metrics, localization_metrics, segments_to_frames
+from countllm.pipeline import CountOptions, count_file
+from countllm.pose.io import POSE_SUFFIXES
+from countllm.types import CountResult
+
+Counter = Callable[[Path, CountOptions], CountResult]
+
+
+@dataclass
+class ItemResult:
+    name: str
+    gt_count: int
+    pred_count: int | None = None
+    error: str | None = None
+    method: str = ""
+    confidence: float | None = None
+    localization: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "gt_count": self.gt_count, "pred_count": self.pred_count}
+        if self.error is not None:
+            out["error"] = self.error
+        else:
+            out.update(method=self.method, confidence=round(self.confidence or 0.0, 3))
+            if self.localization:
+                out["localization"] = {k: round(v, 2) for k, v in self.localization.items()}
+        return out
+
+
+def find_media(media_dir: Path, name: str) -> Path:
+    """The video named in the annotation, else a pose array with the same stem."""
+    direct = media_dir / name
+    if direct.is_file():
+        return direct
+    for suffix in POSE_SUFFIXES:
+        candidate = media_dir / (Path(name).stem + suffix)
+        if candidate.is_file():
+            return candidate
+    raise InputError(str(direct), f"not found in {media_dir} (nor {Path(name).stem}.npy/.npz)")
+
+
+def annotation_frame_rate(media: Path, ann: Annotation, options: CountOptions, result: CountResult) -> float:
+    """The rate annotation frame numbers refer to: the file's own fps column, else the
+    video's native rate, else the pose array's rate (one row per frame)."""
+    if ann.fps:
+        return float(ann.fps)
+    if media.suffix.lower() in POSE_SUFFIXES:
+        return result.fps
+    from countllm.video.decode import probe  # noqa: PLC0415 — only videos need decord
+
+    return probe(media, options.fps).native_fps
+
+
+def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, counter: Counter) -> ItemResult:
+    item = ItemResult(name=ann.name, gt_count=ann.count)
+    try:
+        media = find_media(media_dir, ann.name)
+        item_options = CountOptions(**{**options.__dict__, "fps": ann.fps or options.fps})
+        result = counter(media, item_options)
+    except InputError as exc:
+        item.error = exc.message if exc.source in ("", ann.name) else str(exc)
+        return item
+    item.pred_count, item.method, item.confidence = result.count, result.method, result.confidence
+    if ann.cycle_frames:
+        rate = annotation_frame_rate(media, ann, options, result)
+        n_frames = int(round(result.duration_s * rate))
+        item.localization = localization_metrics(segments_to_frames(result.cycles, rate),
+                                                 ann.cycle_frames, n_frames)
+    return item
+
+
+def summarize(items: list[ItemResult], row_errors: list[RowError]) -> dict[str, Any]:
+    """Count metrics over the items that produced a count; localization averaged over items
+    with annotated cycles; failures counted, never scored as zero."""
+    done = [i for i in items if i.pred_count is not None]
+    metrics: dict[str, Any] = {"n_items": len(items), "n_failed": len(items) - len(done),
+                               "n_malformed_rows": len(row_errors)}
+    if done:
+        metrics.update(count_metrics([i.gt_count for i in done], [i.pred_count for i in done]))
+    located = [i.localization for i in done if i.localization]
+    for key in (located[0] if located else {}):
+        metrics[key] = float(np.mean([loc[key] for loc in located]))
+    return metrics
+
+
+def evaluate(annotations: Path, media_dir: Path, options: CountOptions,
+             counter: Counter = count_file, progress: bool = True) -> dict[str, Any]:
+    """Run the benchmark; returns {"metrics", "items", "malformed_rows"}."""
+    anns, row_errors = load_annotations(annotations)
+    if not media_dir.is_dir():
+        raise InputError(str(media_dir), "media directory not found")
+    items = [evaluate_item(a, media_dir, options, counter)
+             for a in tqdm(anns, desc=f"eval {options.method}", unit="item", disable=not progress)]
+    return {
+        "metrics": summarize(items, row_errors),
+        "items": [i.to_json() for i in items],
+        "malformed_rows": [{"row": e.row_number, "name": e.name, "error": e.message} for e in row_errors],
+    }
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
