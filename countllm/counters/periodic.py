@@ -25,6 +25,8 @@ class PeriodicCountConfig:
     cycles: CycleConfig = field(default_factory=CycleConfig)
     foreground: ForegroundConfig = field(default_factory=ForegroundConfig)
     min_score: float = 0.2  # below this periodicity score, "no repetition found"
+    min_amplitude: float = 0.0  # swing of the chosen signal (its own units) below this: no repetition
+    period_agreement: float = 1.3  # with a period hint, candidates must be within this factor of it
 
 
 def no_repetition(method: str, fps: float, n_frames: int, reason: str) -> CountResult:
@@ -46,11 +48,31 @@ def confidence_of(best: ScoredSignal, spans: list[tuple[int, int]]) -> float:
     return float(np.clip(best.score, 0.0, 1.0) * regularity)
 
 
-def count_signals(signals: SignalSet, method: str, cfg: PeriodicCountConfig = PeriodicCountConfig()
-                  ) -> CountResult:
-    """Count the repetitions carried by the best of `signals`."""
+def agreeing(ranked: list[ScoredSignal], period_hint: float | None, factor: float) -> list[ScoredSignal]:
+    """The candidates whose period is within `factor` of the hint (all of them without one)."""
+    if period_hint is None:
+        return ranked
+    return [s for s in ranked if abs(np.log(s.period_frames / period_hint)) <= np.log(factor)]
+
+
+def swing(values: np.ndarray) -> float:
+    lo, hi = np.percentile(values, [5, 95])
+    return float(hi - lo)
+
+
+def count_signals(signals: SignalSet, method: str, cfg: PeriodicCountConfig = PeriodicCountConfig(),
+                  period_hint: float | None = None) -> CountResult:
+    """Count the repetitions carried by the best of `signals`.
+
+    `period_hint` (frames) is the period of the input as a whole when the caller knows it
+    (the self-similarity counter reads it off the similarity matrix); only candidates whose
+    own period agrees with it are considered, which rules out harmonics.
+    """
     n_frames, fps = signals.values.shape[1], signals.fps
-    ranked = rank_signals(signals, cfg.period)
+    ranked = agreeing(rank_signals(signals, cfg.period), period_hint, cfg.period_agreement)
+    if ranked and swing(ranked[0].values) < cfg.min_amplitude:
+        return no_repetition(method, fps, n_frames, f"the most periodic signal ({ranked[0].name}) "
+                             f"moves by only {swing(ranked[0].values):.3f}, below {cfg.min_amplitude}")
     if not ranked or ranked[0].score < cfg.min_score:
         best_score = f"{ranked[0].score:.2f}" if ranked else "none"
         return no_repetition(method, fps, n_frames, f"best periodicity score {best_score} "

@@ -17,7 +17,9 @@ from countllm.types import CountResult, Pose
 @dataclass
 class PoseCounterConfig:
     smooth_window: int = 3  # frames of moving average before analysis (LiFT uses 3)
-    periodic: PeriodicCountConfig = field(default_factory=PeriodicCountConfig)
+    # A swing under 0.08 torso lengths (or 0.08 rad ≈ 5° for angles) is tremor or estimator
+    # jitter, not exercise: it must not be counted however periodic it looks.
+    periodic: PeriodicCountConfig = field(default_factory=lambda: PeriodicCountConfig(min_amplitude=0.08))
 
 
 class PoseCounter:

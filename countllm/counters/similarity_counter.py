@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from countllm.counters.periodic import PeriodicCountConfig, count_signals
+from countllm.signals.periodicity import PeriodConfig, autocorrelation, estimate_period_from_acf
 from countllm.signals.pose_signals import SignalSet, smooth
 from countllm.types import CountResult, Features
 
@@ -53,6 +54,21 @@ def embedding_signals(features: Features, cfg: SimilarityCounterConfig) -> Signa
     return SignalSet(names=names, values=stacked.astype(np.float32), fps=features.fps)
 
 
+def similarity_period(vectors: np.ndarray, fps: float, cfg: PeriodConfig) -> float | None:
+    """Period of the whole feature vector: the peak of the TSM's mean diagonal profile.
+
+    The mean similarity between frames `lag` apart is (up to normalisation) the pooled
+    autocorrelation of all feature dimensions. It peaks when the *whole* appearance repeats,
+    so it is immune to the half-period harmonics that single principal components carry.
+    """
+    centred = vectors.astype(np.float64) - vectors.mean(axis=0, keepdims=True)
+    pooled = sum(autocorrelation(centred[:, d]) * centred[:, d].var() for d in range(centred.shape[1]))
+    if not np.any(pooled):
+        return None
+    estimate = estimate_period_from_acf(pooled / pooled[0], fps, cfg)
+    return None if estimate is None else estimate.period_frames
+
+
 class SimilarityCounter:
     """Counts repetitions from frame embeddings; `count(features)` returns a `CountResult`."""
 
@@ -63,6 +79,7 @@ class SimilarityCounter:
 
     def count(self, features: Features) -> CountResult:
         signals = embedding_signals(features, self.config)
-        result = count_signals(signals, self.name, self.config.periodic)
+        hint = similarity_period(features.vectors, features.fps, self.config.periodic.period)
+        result = count_signals(signals, self.name, self.config.periodic, period_hint=hint)
         result.diagnostics["self_similarity"] = self_similarity(features.vectors)
         return result

@@ -62,9 +62,15 @@ def autocorrelation(x: np.ndarray) -> np.ndarray:
 
 def estimate_period(x: np.ndarray, fps: float, cfg: PeriodConfig = PeriodConfig()) -> PeriodEstimate | None:
     """The dominant period of `x` in frames, or None when nothing repeats in range."""
-    acf = autocorrelation(x)
+    return estimate_period_from_acf(autocorrelation(x), fps, cfg)
+
+
+def estimate_period_from_acf(acf: np.ndarray, fps: float, cfg: PeriodConfig = PeriodConfig()
+                             ) -> PeriodEstimate | None:
+    """The period from an autocorrelation: its first peak in range that is nearly as high as
+    the highest (so a multiple of the period is never chosen over the period itself)."""
     lo = max(2, int(cfg.min_period_s * fps))
-    hi = min(len(x) // 2, int(cfg.max_period_s * fps))
+    hi = min(len(acf) // 2, int(cfg.max_period_s * fps))
     if hi <= lo + 1:
         return None
     peaks, _ = find_peaks(acf[: hi + 1])

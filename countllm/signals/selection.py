@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from countllm.signals.periodicity import PeriodConfig, autocorrelation, estimate_period, remove_trend
+from countllm.signals.periodicity import (
+    PeriodConfig,
+    autocorrelation,
+    estimate_period,
+    remove_trend,
+)
 from countllm.signals.pose_signals import SignalSet
 
 

