@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from countllm.errors import NoPersonError
+from countllm.errors import InputError, NoPersonError
 from countllm.pipeline import CountOptions, count_file
 from countllm.types import Frames
 from countllm.video.decode import DecodeConfig, iter_chunks, probe
@@ -41,6 +41,9 @@ GOAL_CORES = 2
 SQUAT_PERIOD_S = 2.4  # the synthetic squat's period (skeleton.EXERCISES["squat"])
 SYNTH_REST_S = 4.0  # one mid-set rest, so the clip is not a bare sinusoid
 SYNTH_REST_MIN_S = 20.0  # shorter clips get no rest: it would leave too few reps
+SYNTH_MIN_S = SQUAT_PERIOD_S / 0.8  # lead-in and lead-out take 10 % each; one rep must fit
+
+T = TypeVar("T")
 
 # (count, note) from one timed stage; count is None for stages that do not count
 StageOutput = tuple[int | None, str]
@@ -119,12 +122,12 @@ def synthetic_config(seconds: float) -> SyntheticConfig:
     """Squats filling `seconds`: a short lead-in, whole reps, one rest, the remainder as lead-out."""
     from countllm.synthetic import SyntheticConfig  # noqa: PLC0415 — av/cv2 only when rendering
 
+    if not (math.isfinite(seconds) and seconds >= SYNTH_MIN_S):  # InputError: a ValueError
+        raise InputError("--seconds", f"seconds must be a number >= {SYNTH_MIN_S:g} to hold one "
+                         f"{SQUAT_PERIOD_S:g} s squat and its lead-in/out, got {seconds}")
     lead = min(1.0, 0.1 * seconds)
     rest = SYNTH_REST_S if seconds >= SYNTH_REST_MIN_S else 0.0
     n_reps = int(math.floor((seconds - 2 * lead - rest) / SQUAT_PERIOD_S + 1e-9))
-    if n_reps < 1:
-        raise ValueError(f"seconds must be >= {SQUAT_PERIOD_S / 0.8:g} to hold one "
-                         f"{SQUAT_PERIOD_S:g} s squat, got {seconds}")
     rests = [((n_reps - 1) // 2, rest)] if rest > 0 else []
     lead_out = seconds - lead - rest - n_reps * SQUAT_PERIOD_S
     return SyntheticConfig(exercise="squat", n_reps=n_reps, period_s=SQUAT_PERIOD_S, rests=rests,
@@ -186,10 +189,11 @@ def _embedding_model_once(images: np.ndarray) -> None:
     FrameEncoder().encode_images(images)
 
 
-def _timed(fn: Callable[[], object]) -> float:
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
+    """(what fn returned, wall seconds it took)."""
     start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    value = fn()
+    return value, time.perf_counter() - start
 
 
 def warm_up(clip: BenchClip, decode: DecodeConfig) -> list[LoadTiming]:
@@ -199,14 +203,14 @@ def warm_up(clip: BenchClip, decode: DecodeConfig) -> list[LoadTiming]:
     the second is what every later call (and so every timed stage) pays again.
     """
     _progress("warm-up: loading the decoder and models (not counted in the stages) ...")
-    first: list[Frames] = []
-    decoder_s = _timed(lambda: first.append(next(iter_chunks(clip.path, decode))))
-    images = first[0].images[:2]  # (2, H, W, 3) uint8
-    loads = [LoadTiming("decoder (open + first chunk)", decoder_s,
-                        _timed(lambda: next(iter_chunks(clip.path, decode))))]
+    first_chunk = lambda: next(iter_chunks(clip.path, decode))  # noqa: E731
+    frames, decoder_s = _timed(first_chunk)
+    images = frames.images[:2]  # (2, H, W, 3) uint8
+    loads = [LoadTiming("decoder (open + first chunk)", decoder_s, _timed(first_chunk)[1])]
     for name, build in (("MediaPipe pose (import, graph, 1st frames)", _pose_model_once),
                         ("MobileNetV2 (import torch, weights, 1st batch)", _embedding_model_once)):
-        loads.append(LoadTiming(name, _timed(lambda: build(images)), _timed(lambda: build(images))))
+        first_s, again_s = _timed(lambda: build(images))[1], _timed(lambda: build(images))[1]
+        loads.append(LoadTiming(name, first_s, again_s))
     return loads
 
 

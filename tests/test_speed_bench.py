@@ -58,9 +58,10 @@ def test_synthetic_clip_lasts_as_asked(seconds: float) -> None:
     assert bool(cfg.rests) == (seconds >= 20)
 
 
-def test_synthetic_clip_too_short() -> None:
-    with pytest.raises(ValueError, match="seconds must be"):
-        synthetic_config(2.0)
+@pytest.mark.parametrize("seconds", [2.9, 0.0, -5.0, float("nan"), float("inf")])
+def test_synthetic_clip_bad_length(seconds: float) -> None:
+    with pytest.raises(ValueError, match="seconds must be a number"):
+        synthetic_config(seconds)
 
 
 def test_sibling_ground_truth(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from countllm.localize.foreground import ForegroundConfig, foreground_mask, rest_segments
-from countllm.signals.periodicity import CycleConfig, PeriodConfig, segment_cycles
+from countllm.signals.periodicity import CycleConfig, Cycles, PeriodConfig, segment_cycles
 from countllm.signals.pose_signals import SignalSet
 from countllm.signals.selection import ScoredSignal, rank_signals
 from countllm.types import CountResult, Segment
@@ -27,6 +27,9 @@ class PeriodicCountConfig:
     min_score: float = 0.2  # below this periodicity score, "no repetition found"
     min_amplitude: float = 0.0  # swing of the chosen signal (its own units) below this: no repetition
     period_agreement: float = 1.3  # with a period hint, candidates must be within this factor of it
+    min_set_periods: float = 2.5  # background spans this long (in main periods) are searched for another set
+    min_set_score: float = 0.7  # overlap-corrected periodicity score needed to count another set
+    max_tempo_ratio: float = 2.5  # another set's period within this factor of the main one
 
 
 def no_repetition(method: str, fps: float, n_frames: int, reason: str) -> CountResult:
@@ -60,6 +63,71 @@ def swing(values: np.ndarray) -> float:
     return float(hi - lo)
 
 
+@dataclass
+class Analysis:
+    """The outcome of one periodicity pass over (a span of) the signals."""
+
+    best: ScoredSignal
+    mask: np.ndarray  # (T,) foreground
+    cycles: Cycles
+    ranked: list[ScoredSignal]
+
+
+def analyse(signals: SignalSet, cfg: PeriodicCountConfig, period_hint: float | None = None,
+            min_score: float | None = None) -> Analysis | str:
+    """Select the best signal, localize the foreground, cut cycles; or say why nothing repeats."""
+    min_score = cfg.min_score if min_score is None else min_score
+    ranked = agreeing(rank_signals(signals, cfg.period), period_hint, cfg.period_agreement)
+    if not ranked or ranked[0].score < min_score:
+        best_score = f"{ranked[0].score:.2f}" if ranked else "none"
+        return (f"best periodicity score {best_score} < {min_score} "
+                "(nothing returns to the same state regularly)")
+    best = ranked[0]
+    if swing(best.values) < cfg.min_amplitude:
+        return (f"the most periodic signal ({best.name}) moves by only "
+                f"{swing(best.values):.3f}, below {cfg.min_amplitude}")
+    mask = foreground_mask(best.values, best.period_frames, cfg.foreground)
+    cycles = segment_cycles(best.values, best.period_frames, cfg.cycles, mask=mask)
+    return Analysis(best=best, mask=mask, cycles=cycles, ranked=ranked)
+
+
+def other_sets(signals: SignalSet, main: Analysis, cfg: PeriodicCountConfig) -> list[tuple[int, Analysis]]:
+    """Count long background spans on their own (multi-speed search).
+
+    A second set is often done at another tempo — or with another limb — than the first, so
+    the signal and period that fit the main set call it "not repetitive". Each background
+    span of at least `cfg.min_set_periods` main periods is analysed afresh, with a stricter
+    periodicity score (short spans make autocorrelation optimistic) and a period no further
+    than `cfg.max_tempo_ratio` from the main one (sets of one exercise share a rough tempo).
+    """
+    found = []
+    for start, end in _background_runs(main.mask):
+        if end - start < max(cfg.min_set_periods * main.best.period_frames, 2 * signals.fps):
+            continue
+        span = SignalSet(signals.names, signals.values[:, start:end], signals.fps)
+        sub = analyse(span, cfg, min_score=0.0)
+        if (isinstance(sub, Analysis) and len(sub.cycles.spans) >= 2
+                and overlap_corrected_score(sub.best, end - start) >= cfg.min_set_score
+                and abs(np.log(sub.best.period_frames / main.best.period_frames)) <= np.log(cfg.max_tempo_ratio)):
+            found.append((start, sub))
+    return found
+
+
+def overlap_corrected_score(scored: ScoredSignal, n_frames: int) -> float:
+    """The periodicity score without the biased estimator's taper.
+
+    At lag P only T − P frames overlap, so a perfect repetition scores (T − P)/T: 0.5 for a
+    span of two periods. Dividing that out makes short spans comparable with long ones.
+    """
+    overlap = max(1.0 - scored.period_frames / n_frames, 1e-3)
+    return scored.score / overlap
+
+
+def _background_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.diff(np.concatenate([[0], (~mask).astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
 def count_signals(signals: SignalSet, method: str, cfg: PeriodicCountConfig = PeriodicCountConfig(),
                   period_hint: float | None = None) -> CountResult:
     """Count the repetitions carried by the best of `signals`.
@@ -69,29 +137,29 @@ def count_signals(signals: SignalSet, method: str, cfg: PeriodicCountConfig = Pe
     own period agrees with it are considered, which rules out harmonics.
     """
     n_frames, fps = signals.values.shape[1], signals.fps
-    ranked = agreeing(rank_signals(signals, cfg.period), period_hint, cfg.period_agreement)
-    if ranked and swing(ranked[0].values) < cfg.min_amplitude:
-        return no_repetition(method, fps, n_frames, f"the most periodic signal ({ranked[0].name}) "
-                             f"moves by only {swing(ranked[0].values):.3f}, below {cfg.min_amplitude}")
-    if not ranked or ranked[0].score < cfg.min_score:
-        best_score = f"{ranked[0].score:.2f}" if ranked else "none"
-        return no_repetition(method, fps, n_frames, f"best periodicity score {best_score} "
-                             f"< {cfg.min_score} (nothing returns to the same state regularly)")
-    best = ranked[0]
-    mask = foreground_mask(best.values, best.period_frames, cfg.foreground)
-    cycles = segment_cycles(best.values, best.period_frames, cfg.cycles, mask=mask)
+    main = analyse(signals, cfg, period_hint)
+    if isinstance(main, str):
+        return no_repetition(method, fps, n_frames, main)
+    spans, mask, notes = list(main.cycles.spans), main.mask.copy(), []
+    for offset, sub in other_sets(signals, main, cfg):
+        spans += [(a + offset, b + offset) for a, b in sub.cycles.spans]
+        mask[offset: offset + len(sub.mask)] |= sub.mask
+        notes.append(f"another set at {offset / fps:.1f}-{(offset + len(sub.mask)) / fps:.1f} s: "
+                     f"{len(sub.cycles.spans)} cycles on {sub.best.name} "
+                     f"(period {sub.best.period_frames / fps:.1f} s)")
+    spans.sort()
+    if main.cycles.rejected_peaks:
+        notes.append(f"{len(main.cycles.rejected_peaks)} incomplete or too-small cycle(s) not counted")
+    best = main.best
     result = CountResult(
-        count=len(cycles.spans),
-        cycles=[Segment(a / fps, b / fps) for a, b in cycles.spans],
-        confidence=confidence_of(best, cycles.spans), method=method, signal=best.name,
+        count=len(spans), cycles=[Segment(a / fps, b / fps) for a, b in spans],
+        confidence=confidence_of(best, spans), method=method, signal=best.name,
         period_s=best.period_frames / fps, fps=fps, duration_s=n_frames / fps,
-        rests=rest_segments(mask, fps, cfg.foreground),
+        rests=rest_segments(mask, fps, cfg.foreground), notes=notes,
     )
-    if cycles.rejected_peaks:
-        result.notes.append(f"{len(cycles.rejected_peaks)} incomplete or too-small cycle(s) not counted")
     result.diagnostics = {
-        "signal_values": cycles.filtered, "foreground": mask, "peaks": cycles.peaks,
-        "rejected_peaks": cycles.rejected_peaks,
-        "candidates": [(s.name, round(s.score, 3), round(s.period_frames / fps, 3)) for s in ranked[:5]],
+        "signal_values": main.cycles.filtered, "foreground": mask, "peaks": main.cycles.peaks,
+        "rejected_peaks": main.cycles.rejected_peaks,
+        "candidates": [(s.name, round(s.score, 3), round(s.period_frames / fps, 3)) for s in main.ranked[:5]],
     }
     return result

@@ -33,8 +33,9 @@ class PoseCounter:
     def count(self, pose: Pose) -> CountResult:
         signals = pose_signals(pose, self.config.smooth_window)
         result = count_signals(signals, self.name, self.config.periodic)
-        if pose.interpolated_frames:
+        unseen = int((~pose.valid).sum())
+        if unseen:
             result.notes.append(
-                f"no person in {pose.interpolated_frames} of {len(pose)} frames; "
+                f"no person in {unseen} of {len(pose)} frames; "
                 "those frames were interpolated")
         return result

@@ -21,7 +21,7 @@ def missing_frames(joints: np.ndarray) -> np.ndarray:
 
 def interpolate_gaps(joints: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Linearly interpolate every coordinate over frames where `valid` is False."""
-    out = np.array(joints, dtype=np.float32, copy=True)
+    out = np.array(joints, copy=True)
     if valid.all() or not valid.any():
         return out
     t = np.arange(out.shape[0])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from countllm.pose.gaps import interpolate_gaps
 from countllm.pose.layouts import H36M
 from countllm.types import Pose
 
@@ -90,6 +91,8 @@ def relative_trajectories(joints: np.ndarray) -> dict[str, np.ndarray]:
 def pose_signals(pose: Pose, smooth_window: int = 3) -> SignalSet:
     """All candidate signals of a pose, smoothed (window 3, as LiFT does) and mean-removed."""
     joints = pose.joints.astype(np.float64)
+    if not pose.valid.all():  # producers should have filled gaps; never count a jump to zero
+        joints = interpolate_gaps(joints, pose.valid)
     named = {**relative_trajectories(joints), **joint_angles(joints)}
     names = list(named)
     values = smooth(np.stack([named[n] for n in names]), smooth_window)
