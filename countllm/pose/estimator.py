@@ -13,9 +13,20 @@ from typing import Any, Iterable
 import numpy as np
 
 from countllm.errors import InputError, NoPersonError
+from countllm.native_stderr import capture_native_stderr
 from countllm.pose.gaps import interpolate_gaps
 from countllm.pose.layouts import mediapipe33_to_h36m17
 from countllm.types import Frames, Pose
+
+
+# Start-up messages MediaPipe 0.10.21 prints on every run, read and judged harmless: they
+# concern TFLite delegates and absl's logger setup, not the landmarks.
+MEDIAPIPE_NOISE = (
+    "Created TensorFlow Lite XNNPACK delegate",
+    "All log messages before absl::InitializeLog()",
+    "inference_feedback_manager.cc",
+    "landmark_projection_calculator.cc",
+)
 
 
 @dataclass
@@ -47,12 +58,13 @@ class MediaPipePoseEstimator:
 
     def landmarks(self, images: np.ndarray) -> np.ndarray:
         """(T, 33, 4) x, y, z, visibility per frame; all-zero rows where nobody was found."""
-        model = self._model()
         out = np.zeros((len(images), 33, 4), dtype=np.float32)
-        for i, image in enumerate(images):
-            found = model.process(np.ascontiguousarray(image)).pose_landmarks
-            if found is not None:
-                out[i] = [(p.x, p.y, p.z, p.visibility) for p in found.landmark]
+        with capture_native_stderr(MEDIAPIPE_NOISE):
+            model = self._model()
+            for i, image in enumerate(images):
+                found = model.process(np.ascontiguousarray(image)).pose_landmarks
+                if found is not None:
+                    out[i] = [(p.x, p.y, p.z, p.visibility) for p in found.landmark]
         return out
 
     def estimate(self, chunks: Iterable[Frames]) -> Pose:

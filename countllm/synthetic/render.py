@@ -18,16 +18,16 @@ Frames are drawn and encoded one at a time (H.264, yuv420p), so memory does not 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 
 import cv2
 import numpy as np
 
 from countllm.synthetic import skeleton as sk
 from countllm.types import Segment
+from countllm.video.writer import write_video
 
 RGB = tuple[int, int, int]
 _SHIFT = 4  # OpenCV fractional bits: sub-pixel drawing, so slow motion does not step
@@ -57,43 +57,6 @@ class RenderConfig:
     def __post_init__(self) -> None:
         if self.width % 2 or self.height % 2 or min(self.width, self.height) < 32:
             raise ValueError("RenderConfig: width and height must be even and >= 32 (yuv420p)")
-
-
-# --------------------------------------------------------------------------- streaming encoder
-class Mp4Writer:
-    """Streams RGB frames into an H.264 mp4 one at a time (a context manager)."""
-
-    def __init__(self, path: str | Path, fps: float, width: int, height: int, crf: int = 20,
-                 preset: str = "veryfast") -> None:  # fmt: skip
-        import av  # heavy; only writers need it
-
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._av = av
-        self._container = av.open(str(self.path), mode="w")
-        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        self._stream.width, self._stream.height = width, height
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(crf), "preset": preset}
-        self.frames = 0
-
-    def write(self, rgb: np.ndarray) -> None:
-        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.frames += 1
-
-    def close(self) -> None:
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        self._container.close()
-
-    def __enter__(self) -> Mp4Writer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
-        self.close()
 
 
 # --------------------------------------------------------------------------- view
@@ -237,14 +200,16 @@ def render_sequence(seq: sk.SyntheticSequence, path: str | Path, cfg: RenderConf
     extent = [joints[valid].reshape(-1, 3)] + [np.stack(line) for line in seq.props]
     view = fit_view(np.concatenate(extent), cfg.width, cfg.height, cfg.margin)
     background = scene_background(view, seq.props, cfg)
-    with Mp4Writer(path, seq.pose.fps, cfg.width, cfg.height, cfg.crf, cfg.preset) as out:
+
+    def frames() -> Iterator[np.ndarray]:
         for t in range(len(joints)):
             img = background.copy()
             if valid[t]:
                 for part in figure_parts(joints[t].astype(float), cfg):
                     draw_part(img, part, view)
-            out.write(img)
-    return Path(path)
+            yield img
+
+    return write_video(path, frames(), seq.pose.fps, crf=cfg.crf, preset=cfg.preset)
 
 
 # --------------------------------------------------------------------------- non-human clip
@@ -314,9 +279,8 @@ def render_object_video(
     spans = sk.build_timeline(sk.rep_periods(n_reps, period_s, tempo_drift), rests, lead_in_s, lead_out_s)
     _, _, phase = sk.sample_timeline(spans, fps)
     background = _object_background(size, seed)
-    with Mp4Writer(path, fps, size[0], size[1]) as out:
-        for ph in phase:
-            out.write(_pendulum_frame(background, np.radians(amplitude_deg) * np.cos(2 * np.pi * ph)))
+    write_video(path, (_pendulum_frame(background, np.radians(amplitude_deg) * np.cos(2 * np.pi * ph))
+                       for ph in phase), fps, preset="veryfast")
     cycles = [Segment(s.start, s.end) for s in spans if s.kind == "rep"]
     return ObjectVideo(Path(path), cycles, len(cycles), [sk.frame_range(c.start, c.end, fps) for c in cycles],
                        len(phase), float(fps))  # fmt: skip

@@ -24,11 +24,7 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
-import tempfile
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +33,7 @@ import numpy as np
 from decord._ffi.base import DECORDError
 
 from countllm.errors import InputError
+from countllm.native_stderr import capture_native_stderr
 from countllm.types import Frames
 
 # What decord raises for input it cannot use: DECORDError from its C++ checks, RuntimeError
@@ -53,7 +50,6 @@ _REENCODE_HINT = (
 _BROKEN_WIDTHS = frozenset({1, 2, 3, 4, 6, 8, 12, 16, 24, 48, 72})
 # fd 2 is process-wide: two threads swapping it at once could leave stderr pointing at a
 # temp file for good, so the swap is serialised (an open takes ~10 ms).
-_STDERR_LOCK = threading.Lock()
 _NO_FRAMES = "contains no video frames; pass a video that has at least one frame"
 
 
@@ -107,32 +103,6 @@ def _check_path(path: str | Path) -> Path:
     return path
 
 
-@contextmanager
-def _capture_stderr() -> Iterator[list[str]]:
-    """Send fd 2 to a temp file for the duration; the text lands in the yielded list.
-
-    decord's C++ logger writes straight to fd 2, so redirecting `sys.stderr` is not enough.
-    On success whatever was captured is written back, so nothing unrelated is swallowed; on
-    failure the caller turns it into the error message instead.
-    """
-    captured: list[str] = []
-    sys.stderr.flush()
-    ok = False
-    with _STDERR_LOCK, tempfile.TemporaryFile() as tmp:
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield captured
-            ok = True
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            captured.append(tmp.read().decode("utf-8", "replace"))
-            if ok and captured[0]:
-                sys.stderr.write(captured[0])
-
-
 def _reason(err: BaseException, logged: str = "") -> str:
     """The human part of a decord failure: FFmpeg's message without the C++ file:line noise."""
     opening = [line for line in logged.splitlines() if "ERROR opening" in line]
@@ -158,7 +128,7 @@ def _open_reader(
     """Open with decord, turning every way a bad file fails into an InputError."""
     decord.logging.set_level(decord.logging.QUIET)  # mutes FFmpeg's log; see module docstring
     try:
-        with _capture_stderr() as logged:
+        with capture_native_stderr() as logged:
             reader = decord.VideoReader(
                 str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=num_threads
             )

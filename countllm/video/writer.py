@@ -32,22 +32,25 @@ def write_video(
     frames: np.ndarray | Iterable[np.ndarray],
     fps: float,
     crf: int = 18,
+    preset: str | None = None,
 ) -> Path:
     """Encode `frames` ((T, H, W, 3) uint8 RGB array, or an iterable of (H, W, 3)) at `fps`.
 
     Frames are streamed to the encoder, so a renderer may yield them one at a time. `fps` may
     be fractional (29.97); it is stored as an exact-enough rational so timestamps stay i/fps.
+    `preset` is x264's speed/size trade-off ("veryfast" for renderers); None keeps x264's default.
     Returns the path written.
     """
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive finite number, got {fps}")
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     rate = Fraction(fps).limit_denominator(100_000)
     n_written, shape = 0, None
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=rate)
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf)}
+        stream.options = {"crf": str(crf), **({"preset": preset} if preset else {})}
         for frame in frames:
             frame = np.asarray(frame)
             shape = _check_frame(frame, shape)
