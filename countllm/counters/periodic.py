@@ -15,7 +15,7 @@ import numpy as np
 from countllm.localize.foreground import ForegroundConfig, foreground_mask, rest_segments
 from countllm.signals.periodicity import CycleConfig, Cycles, PeriodConfig, segment_cycles
 from countllm.signals.pose_signals import SignalSet
-from countllm.signals.selection import ScoredSignal, rank_signals
+from countllm.signals.selection import CompositeConfig, ScoredSignal, composite, rank_signals
 from countllm.types import CountResult, Segment
 
 
@@ -24,6 +24,7 @@ class PeriodicCountConfig:
     period: PeriodConfig = field(default_factory=PeriodConfig)
     cycles: CycleConfig = field(default_factory=CycleConfig)
     foreground: ForegroundConfig = field(default_factory=ForegroundConfig)
+    composite: CompositeConfig = field(default_factory=CompositeConfig)
     min_score: float = 0.2  # below this periodicity score, "no repetition found"
     min_amplitude: float = 0.0  # swing of the chosen signal (its own units) below this: no repetition
     period_agreement: float = 1.3  # with a period hint, candidates must be within this factor of it
@@ -82,10 +83,10 @@ def analyse(signals: SignalSet, cfg: PeriodicCountConfig, period_hint: float | N
         best_score = f"{ranked[0].score:.2f}" if ranked else "none"
         return (f"best periodicity score {best_score} < {min_score} "
                 "(nothing returns to the same state regularly)")
-    best = ranked[0]
-    if swing(best.values) < cfg.min_amplitude:
-        return (f"the most periodic signal ({best.name}) moves by only "
-                f"{swing(best.values):.3f}, below {cfg.min_amplitude}")
+    if swing(ranked[0].values) < cfg.min_amplitude:
+        return (f"the most periodic signal ({ranked[0].name}) moves by only "
+                f"{swing(ranked[0].values):.3f}, below {cfg.min_amplitude}")
+    best = composite(ranked, cfg.composite)
     mask = foreground_mask(best.values, best.period_frames, cfg.foreground)
     cycles = segment_cycles(best.values, best.period_frames, cfg.cycles, mask=mask)
     return Analysis(best=best, mask=mask, cycles=cycles, ranked=ranked)
