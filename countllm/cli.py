@@ -25,18 +25,29 @@ METHOD_HELP = ("auto (pose counter when a person is tracked through the repetiti
                "self-similarity), pose, similarity, baseline")
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (frame rates, durations)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
 def _add_count(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("count", help="count repetitions in a video or pose file",
                        description="Count repetitions in a video (mp4, avi, webm, ...) or a pose "
                        "file (.npy/.npz of (T,33,3) MediaPipe landmarks or (T,17,3) H36M joints).")
     p.add_argument("input", help="video file or pose file")
     p.add_argument("--question", help='the question asked, e.g. "how many squats?" (echoed in the answer)')
-    p.add_argument("--fps", type=float, help="frame rate of INPUT: of a pose file's rows (default 30), "
+    p.add_argument("--fps", type=positive_float, help="frame rate of INPUT: of a pose file's rows (default 30), "
                    "or an override for a video whose container rate is wrong")
     p.add_argument("--pose-format", choices=("mediapipe33", "h36m17"),
                    help="layout of a pose file (default: from its joint count)")
     p.add_argument("--method", default="auto", choices=METHODS, help=METHOD_HELP)
-    p.add_argument("--sample-fps", type=float, default=10.0, help="rate a video is analysed at (default 10)")
+    p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate a video is analysed at (default 10)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--plot", type=Path, help="write a PNG of the signal, cycles and rests here")
     p.set_defaults(run=run_count)
@@ -50,8 +61,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--annotations", required=True, type=Path, help="annotation CSV")
     p.add_argument("--media-dir", required=True, type=Path, help="folder with the videos / pose arrays")
     p.add_argument("--method", default="auto", choices=METHODS, help=METHOD_HELP)
-    p.add_argument("--fps", type=float, help="frame rate of pose arrays when the CSV has no fps column")
-    p.add_argument("--sample-fps", type=float, default=10.0, help="rate videos are analysed at")
+    p.add_argument("--fps", type=positive_float, help="frame rate of pose arrays when the CSV has no fps column")
+    p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate videos are analysed at")
     p.add_argument("--json", type=Path, help="write {metrics, items} here")
     p.set_defaults(run=run_eval)
 
@@ -59,7 +70,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure counting speed as seconds of video per wall second")
     p.add_argument("--video", type=Path, help="video to time (default: a rendered 60 s synthetic clip)")
-    p.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic clip")
+    p.add_argument("--seconds", type=positive_float, default=60.0, help="length of the synthetic clip")
     p.set_defaults(run=run_bench)
 
 
@@ -88,7 +99,10 @@ def run_count(args: argparse.Namespace) -> int:
     if args.plot:
         from countllm.plot import plot_count  # noqa: PLC0415
 
-        plot_count(result, args.plot, title=f"{Path(args.input).name}: {result.count} repetitions")
+        try:
+            plot_count(result, args.plot, title=f"{Path(args.input).name}: {result.count} repetitions")
+        except OSError as exc:
+            raise InputError(str(args.plot), f"cannot write the plot ({exc.strerror or exc})") from None
     if args.json:
         payload = result.to_json()
         payload.update(input=str(args.input), question=args.question)

@@ -48,6 +48,10 @@ class CountOptions:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        for name in ("fps", "sample_fps"):
+            value = getattr(self, name)
+            if value is not None and not (0 < value < float("inf")):
+                raise ValueError(f"{name} must be a positive number, got {value}")
 
 
 def pose_features(pose: Pose) -> Features:

@@ -121,3 +121,16 @@ def test_eval_records_a_bad_item_and_goes_on(tmp_path: Path, squat_sequence) -> 
     assert "error" in items["broken.mp4"] and "error" in items["absent.mp4"]
     assert report["metrics"]["n_failed"] == 2 and report["metrics"]["n_malformed_rows"] == 1
     assert report["metrics"]["obo"] == 1.0 and report["metrics"]["f1@0.5"] > 50
+
+
+@pytest.mark.parametrize("flags", [["--fps", "-5"], ["--sample-fps", "0"], ["--method", "magic"]])
+def test_bad_options_are_usage_errors(squat_h36m_file: Path, flags: list[str]) -> None:
+    out = run_cli("count", str(squat_h36m_file), *flags)
+    assert out.returncode == 2 and "error: argument" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unwritable_plot_path_is_a_clear_error(squat_h36m_file: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = run_cli("count", str(squat_h36m_file), "--plot", str(blocker / "sub" / "plot.png"))
+    assert out.returncode == 2 and "cannot write the plot" in out.stderr and "Traceback" not in out.stderr
