@@ -34,6 +34,7 @@ def test_every_stage_is_timed(report: SpeedReport) -> None:
     for stage in report.stages:
         assert stage.wall_s > 0 and stage.cpu_s > 0 and stage.x_realtime > 0
         assert stage.video_s == pytest.approx(6.0, abs=0.1)
+        assert stage.others_cpu_s is None or stage.others_cpu_s >= 0
     assert [s.count is not None for s in report.stages] == [False] * 4 + [True] * 2
     assert all(ld.first_s > 0 and ld.again_s > 0 for ld in report.loads)
     assert report.clip.gt_count == synthetic_config(6.0).n_reps
