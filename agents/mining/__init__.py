@@ -1,0 +1,1 @@
+"""Knowledge mining: action co-occurrence matrices and semantic priors, in batch."""
