@@ -53,7 +53,8 @@ def confidence_of(best: ScoredSignal, spans: list[tuple[int, int]]) -> float:
 
 
 def agreeing(ranked: list[ScoredSignal], period_hint: float | None, factor: float) -> list[ScoredSignal]:
-    """The candidates whose period is within `factor` of the hint (all of them without one)."""
+    """The candidates whose period is within `factor` of the hint (all of them without one;
+    the caller falls back to all when none agrees)."""
     if period_hint is None:
         return ranked
     return [s for s in ranked if abs(np.log(s.period_frames / period_hint)) <= np.log(factor)]
@@ -78,7 +79,8 @@ def analyse(signals: SignalSet, cfg: PeriodicCountConfig, period_hint: float | N
             min_score: float | None = None) -> Analysis | str:
     """Select the best signal, localize the foreground, cut cycles; or say why nothing repeats."""
     min_score = cfg.min_score if min_score is None else min_score
-    ranked = agreeing(rank_signals(signals, cfg.period), period_hint, cfg.period_agreement)
+    ranked = rank_signals(signals, cfg.period)
+    ranked = agreeing(ranked, period_hint, cfg.period_agreement) or ranked
     if not ranked or ranked[0].score < min_score:
         best_score = f"{ranked[0].score:.2f}" if ranked else "none"
         return (f"best periodicity score {best_score} < {min_score} "
@@ -139,6 +141,8 @@ def count_signals(signals: SignalSet, method: str, cfg: PeriodicCountConfig = Pe
     """
     n_frames, fps = signals.values.shape[1], signals.fps
     main = analyse(signals, cfg, period_hint)
+    if isinstance(main, str) and period_hint is not None:  # the hint's period holds nothing countable
+        main = analyse(signals, cfg)
     if isinstance(main, str):
         return no_repetition(method, fps, n_frames, main)
     spans, mask, notes = list(main.cycles.spans), main.mask.copy(), []
