@@ -79,15 +79,16 @@ def analyse(signals: SignalSet, cfg: PeriodicCountConfig, period_hint: float | N
             min_score: float | None = None) -> Analysis | str:
     """Select the best signal, localize the foreground, cut cycles; or say why nothing repeats."""
     min_score = cfg.min_score if min_score is None else min_score
-    ranked = rank_signals(signals, cfg.period)
-    ranked = agreeing(ranked, period_hint, cfg.period_agreement) or ranked
+    every = rank_signals(signals, cfg.period)
+    moving = [s for s in every if swing(s.values) >= cfg.min_amplitude]
+    if every and not moving:
+        return (f"no signal moves by {cfg.min_amplitude} or more (the most periodic, {every[0].name}, "
+                f"by {swing(every[0].values):.3f}): tremor or estimator jitter, not repetition")
+    ranked = agreeing(moving, period_hint, cfg.period_agreement) or moving
     if not ranked or ranked[0].score < min_score:
         best_score = f"{ranked[0].score:.2f}" if ranked else "none"
         return (f"best periodicity score {best_score} < {min_score} "
                 "(nothing returns to the same state regularly)")
-    if swing(ranked[0].values) < cfg.min_amplitude:
-        return (f"the most periodic signal ({ranked[0].name}) moves by only "
-                f"{swing(ranked[0].values):.3f}, below {cfg.min_amplitude}")
     best = composite(ranked, cfg.composite)
     mask = foreground_mask(best.values, best.period_frames, cfg.foreground)
     cycles = segment_cycles(best.values, best.period_frames, cfg.cycles, mask=mask)
