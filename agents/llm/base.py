@@ -37,9 +37,17 @@ class Completion:
 
 
 class LLMError(RuntimeError):
-    """Base class; `retryable` tells the batch runner whether another try may succeed."""
+    """Base class; `retryable` tells the batch runner whether another try may succeed.
+
+    `retry_after_s` carries a server's Retry-After hint (429/503) so the runner can wait as
+    long as the server asked instead of guessing a backoff; None when the server gave none.
+    """
 
     retryable = False
+
+    def __init__(self, message: str = "", *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class LLMTimeout(LLMError):

