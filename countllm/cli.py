@@ -12,9 +12,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from countllm.errors import InputError
+
+if TYPE_CHECKING:  # annotations only: the CLI imports library modules lazily, per subcommand
+    from countllm.pipeline import CountOptions
+    from countllm.priors import ActionPrior
 
 # Quiet the C++ loggers of MediaPipe/TFLite before they are imported anywhere.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -41,7 +45,12 @@ def _add_count(sub: argparse._SubParsersAction) -> None:
                        description="Count repetitions in a video (mp4, avi, webm, ...) or a pose "
                        "file (.npy/.npz of (T,33,3) MediaPipe landmarks or (T,17,3) H36M joints).")
     p.add_argument("input", help="video file or pose file")
-    p.add_argument("--question", help='the question asked, e.g. "how many squats?" (echoed in the answer)')
+    p.add_argument("--question", help='the question asked, e.g. "how many squats?" (echoed in the answer; '
+                   "an exercise it names selects that exercise's semantic prior)")
+    priors = p.add_mutually_exclusive_group()
+    priors.add_argument("--priors", type=Path, help="semantic priors JSON to look the question's exercise up "
+                        "in (default: the shipped knowledge/exercise_priors.json)")
+    priors.add_argument("--no-priors", action="store_true", help="count without a semantic prior")
     p.add_argument("--fps", type=positive_float, help="frame rate of INPUT: of a pose file's rows (default 30), "
                    "or an override for a video whose container rate is wrong")
     p.add_argument("--pose-format", choices=("mediapipe33", "h36m17"),
@@ -63,6 +72,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="auto", choices=METHODS, help=METHOD_HELP)
     p.add_argument("--fps", type=positive_float, help="frame rate of pose arrays when the CSV has no fps column")
     p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate videos are analysed at")
+    p.add_argument("--priors", metavar="PATH|default", help="count each item with the semantic prior its "
+                   "annotation type names, from this priors JSON ('default': the shipped one)")
     p.add_argument("--json", type=Path, help="write {metrics, items} here")
     p.set_defaults(run=run_eval)
 
@@ -100,6 +111,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--served-name", help="model name reported to clients (default: the folder's name)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
     p.set_defaults(run=run_serve)
 
 
@@ -132,19 +144,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _options(args: argparse.Namespace):
+def _options(args: argparse.Namespace, prior: ActionPrior | None = None) -> CountOptions:
     from countllm.pipeline import CountOptions  # noqa: PLC0415
 
     return CountOptions(method=args.method, fps=args.fps, sample_fps=args.sample_fps,
                         pose_format=getattr(args, "pose_format", None),
-                        question=getattr(args, "question", None))
+                        question=getattr(args, "question", None), prior=prior)
+
+
+def _load_priors(path: str | Path | None) -> dict[str, ActionPrior]:
+    """The priors file `path` names ("default" or None: the shipped one), keyed by action."""
+    from countllm.priors import default_priors_path, load_priors  # noqa: PLC0415
+
+    return load_priors(default_priors_path() if path in (None, "default") else Path(path))
+
+
+def _question_prior(args: argparse.Namespace) -> ActionPrior | None:
+    """The semantic prior of the exercise the question names, unless priors are switched off."""
+    if args.no_priors or not args.question:
+        return None
+    from countllm.priors import match_action  # noqa: PLC0415
+
+    return match_action(args.question, _load_priors(args.priors))
 
 
 def run_count(args: argparse.Namespace) -> int:
     from countllm.answer import human_summary  # noqa: PLC0415
     from countllm.pipeline import count_file  # noqa: PLC0415
 
-    result = count_file(args.input, _options(args))
+    prior = _question_prior(args)
+    result = count_file(args.input, _options(args, prior))
+    if prior is None and args.priors and args.question:
+        result.notes.append(f"no semantic prior in {args.priors} matches the question")
     if args.plot:
         from countllm.plot import plot_count  # noqa: PLC0415
 
@@ -165,8 +196,12 @@ def run_eval(args: argparse.Namespace) -> int:
     from countllm.eval.report import format_table  # noqa: PLC0415
     from countllm.eval.run import evaluate, write_report  # noqa: PLC0415
 
-    report = evaluate(args.annotations, args.media_dir, _options(args))
+    priors = _load_priors(args.priors) if args.priors else None
+    report = evaluate(args.annotations, args.media_dir, _options(args), priors=priors)
     print(format_table(report))
+    if priors is not None:
+        print(f"semantic priors ({args.priors}): {report['metrics'].get('n_with_prior', 0)} of "
+              f"{report['metrics']['n_items']} items matched one by their annotation type")
     if args.json:
         write_report(report, args.json)
         print(f"report written to {args.json}")
@@ -183,7 +218,7 @@ def run_bench(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from countllm.agents.serve import run_server  # noqa: PLC0415 — transformers on demand
 
-    run_server(args.model, host=args.host, port=args.port, served_name=args.served_name)
+    run_server(args.model, host=args.host, port=args.port, served_name=args.served_name, threads=args.threads)
     return 0
 
 

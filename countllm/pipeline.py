@@ -19,6 +19,7 @@ from countllm.counters.pose_counter import PoseCounter
 from countllm.counters.similarity_counter import SimilarityCounter
 from countllm.errors import InputError, NoPersonError
 from countllm.pose.io import is_pose_file, load_pose_file
+from countllm.priors import ActionPrior
 from countllm.signals.pose_signals import relative_trajectories
 from countllm.types import CountResult, Features, Pose
 
@@ -34,6 +35,8 @@ class CountOptions:
     (default 30, announced); for a video, an override for a container whose rate is wrong.
     `sample_fps` is the rate a video is analysed at: 10 fps resolves periods down to 0.4 s
     while keeping pose estimation fast enough for ≥ 3× real time on 2 cores.
+    `prior` is the semantic prior of the action being counted (DESIGN.md §5), when known: the
+    pose counter then searches only its moving joints and its cycle duration range.
     """
 
     method: str = "auto"
@@ -43,6 +46,7 @@ class CountOptions:
     sample_fps: float = 10.0
     max_side: int = 256
     min_tracked_fraction: float = 0.7  # auto: person needed in this share of the repetitive span
+    prior: ActionPrior | None = None
     counter_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -62,19 +66,28 @@ def pose_features(pose: Pose) -> Features:
 
 
 # Which counter reads a pose sequence, by method name (auto resolves to the pose counter).
-POSE_SEQUENCE_COUNTERS: dict[str, Callable[[Pose], CountResult]] = {
-    "pose": lambda pose: PoseCounter().count(pose),
-    "similarity": lambda pose: SimilarityCounter().count(pose_features(pose)),
-    "baseline": lambda pose: BaselineCounter().count(pose_features(pose)),
+# Only the pose counter reads a semantic prior; the others are given it and ignore it.
+POSE_SEQUENCE_COUNTERS: dict[str, Callable[[Pose, ActionPrior | None], CountResult]] = {
+    "pose": lambda pose, prior: PoseCounter().count(pose, prior),
+    "similarity": lambda pose, prior: SimilarityCounter().count(pose_features(pose)),
+    "baseline": lambda pose, prior: BaselineCounter().count(pose_features(pose)),
 }
 
 
-def count_pose(pose: Pose, method: str) -> CountResult:
-    """Count a pose sequence with the counter `method` names."""
-    result = POSE_SEQUENCE_COUNTERS["pose" if method == "auto" else method](pose)
+def count_pose(pose: Pose, method: str, prior: ActionPrior | None = None) -> CountResult:
+    """Count a pose sequence with the counter `method` names (guided by `prior`, if any)."""
+    counter = "pose" if method == "auto" else method
+    result = POSE_SEQUENCE_COUNTERS[counter](pose, prior)
+    if prior is not None and counter != "pose":
+        result.notes.insert(0, prior_unused_note(prior, counter))
     if method == "auto":
         result.notes.insert(0, "auto: input is a pose sequence, used the pose counter")
     return result
+
+
+def prior_unused_note(prior: ActionPrior, counter: str) -> str:
+    """Said whenever a prior was given to a counter that cannot use it, so no one assumes it was."""
+    return f"semantic prior {prior.action!r} not used: the {counter} counter does not read priors"
 
 
 def count_file(path: str | Path, options: CountOptions | None = None) -> CountResult:
@@ -93,7 +106,7 @@ def count_file(path: str | Path, options: CountOptions | None = None) -> CountRe
 def _count_pose_file(path: Path, options: CountOptions) -> CountResult:
     fps = options.fps if options.fps is not None else DEFAULT_POSE_FILE_FPS
     pose = load_pose_file(path, fps, options.pose_format)
-    result = count_pose(pose, options.method)
+    result = count_pose(pose, options.method, options.prior)
     if options.fps is None:
         result.notes.append(f"pose file has no frame rate; assumed {DEFAULT_POSE_FILE_FPS:g} fps "
                             "(pass --fps: cycle times, and the 0.4–12 s period search range, depend on it)")

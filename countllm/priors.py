@@ -1,0 +1,256 @@
+"""Semantic priors of actions (DESIGN.md §5): what moves, how long a cycle takes, what it contains.
+
+Why: the pose counter otherwise picks whichever body signal repeats most cleanly, and for some
+actions the cleanest signal is the wrong one (a jumping jack's wrists pass their widest point
+twice per repetition) or the period search settles on a harmonic. Knowing that a squat moves
+the knees and hips and takes 1–4 s rules those out. Priors are mined once from an LLM
+(`countllm mine priors`, in `countllm.agents`) and shipped as JSON; this module only reads,
+validates and matches them, so the core library never needs an LLM.
+
+A record may be partial: a field the LLM could not answer in a valid form is left empty
+(`moving_joints == []`, `cycle_s is None`) rather than guessed, and the counter then simply does
+not use that part. Body-part words ("knees", "arms", "hips", even muscles such as "quads") are
+normalised onto the 17 Human3.6M joints by the explicit table `BODY_PARTS`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from countllm.errors import InputError
+from countllm.pose.layouts import H36M_JOINTS
+
+MIN_CYCLE_S, MAX_CYCLE_S = 0.2, 30.0  # a cycle range outside this is not a human repetition
+
+_BOTH = {side: (f"l_{side}", f"r_{side}") for side in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist")}
+_ARMS = _BOTH["shoulder"] + _BOTH["elbow"] + _BOTH["wrist"]
+_LEGS = _BOTH["hip"] + _BOTH["knee"] + _BOTH["ankle"]
+# Body-part word (singular, lower case) → H36M joints. Muscles map onto the joints they move.
+BODY_PARTS: dict[str, tuple[str, ...]] = {
+    "knee": _BOTH["knee"], "hip": ("root",) + _BOTH["hip"], "pelvis": ("root",) + _BOTH["hip"],
+    "ankle": _BOTH["ankle"], "foot": _BOTH["ankle"], "feet": _BOTH["ankle"], "toe": _BOTH["ankle"],
+    "leg": _LEGS, "thigh": _BOTH["hip"] + _BOTH["knee"], "quad": _BOTH["hip"] + _BOTH["knee"],
+    "quadricep": _BOTH["hip"] + _BOTH["knee"], "hamstring": _BOTH["hip"] + _BOTH["knee"],
+    "glute": ("root",) + _BOTH["hip"], "calf": _BOTH["knee"] + _BOTH["ankle"],
+    "calve": _BOTH["knee"] + _BOTH["ankle"], "shin": _BOTH["knee"] + _BOTH["ankle"],
+    "shoulder": _BOTH["shoulder"], "deltoid": _BOTH["shoulder"], "delt": _BOTH["shoulder"],
+    "lat": _BOTH["shoulder"], "trap": ("neck",) + _BOTH["shoulder"],
+    "chest": ("thorax",) + _BOTH["shoulder"], "pec": ("thorax",) + _BOTH["shoulder"],
+    "elbow": _BOTH["elbow"], "bicep": _BOTH["elbow"] + _BOTH["wrist"],
+    "tricep": _BOTH["elbow"] + _BOTH["wrist"], "forearm": _BOTH["elbow"] + _BOTH["wrist"],
+    "wrist": _BOTH["wrist"], "hand": _BOTH["wrist"], "arm": _ARMS, "upper arm": _BOTH["shoulder"] + _BOTH["elbow"],
+    "torso": ("spine", "thorax"), "trunk": ("spine", "thorax"), "back": ("spine", "thorax"),
+    "spine": ("spine", "thorax"), "core": ("spine", "thorax"), "ab": ("spine", "thorax"),
+    "abdominal": ("spine", "thorax"), "waist": ("root", "spine"),
+    "head": ("head", "neck"), "neck": ("neck", "head"), "whole body": ("root",), "body": ("root",),
+}  # fmt: skip
+_SIDES = {"left": "l", "right": "r"}
+
+
+@dataclass(frozen=True)
+class ActionPrior:
+    """What is known about one action before looking at a video.
+
+    `moving_joints` are H36M joint names; `cycle_s` the typical (min, max) seconds of one
+    repetition, None when unknown; `source` says where the record came from (model, prompt
+    digest, or "hand-written reference"), so a reader can judge how far to trust it.
+    """
+
+    action: str
+    aliases: list[str] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+    moving_joints: list[str] = field(default_factory=list)
+    cycle_s: tuple[float, float] | None = None
+    complete_when: str = ""
+    confusions: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "aliases": list(self.aliases), "phases": list(self.phases),
+                "moving_joints": list(self.moving_joints),
+                "cycle_s": None if self.cycle_s is None else [self.cycle_s[0], self.cycle_s[1]],
+                "complete_when": self.complete_when, "confusions": list(self.confusions),
+                "source": dict(self.source)}
+
+    def describe(self) -> str:
+        """One line for a result's notes."""
+        joints = ", ".join(self.moving_joints) or "unknown joints"
+        cycle = "unknown cycle" if self.cycle_s is None else f"cycle {self.cycle_s[0]:g}–{self.cycle_s[1]:g} s"
+        origin = self.source.get("model") or self.source.get("kind") or "unknown source"
+        return f"prior {self.action!r} ({origin}): {joints}; {cycle}"
+
+
+# --------------------------------------------------------------------------- body parts → joints
+def body_part_joints(word: str) -> list[str]:
+    """H36M joints named by one body-part word ("left knee", "Arms", "r_elbow", "quads").
+
+    Raises ValueError for a word the table does not know, so a caller validating LLM output
+    records it instead of silently dropping it.
+    """
+    text = re.sub(r"[\s_\-]+", " ", word.strip().lower())
+    if text.replace(" ", "_") in H36M_JOINTS:
+        return [text.replace(" ", "_")]
+    words = text.split()
+    side = _SIDES.get(words[0]) if words else None
+    if side:
+        words = words[1:]
+    part = " ".join(singular(w) for w in words)
+    if part not in BODY_PARTS:
+        raise ValueError(f"unknown body part {word!r}; known: {', '.join(sorted(BODY_PARTS))} "
+                         f"or an H36M joint ({', '.join(H36M_JOINTS)})")
+    joints = BODY_PARTS[part]
+    if side:
+        joints = tuple(j for j in joints if j[:2] not in ("l_", "r_") or j.startswith(side + "_")) or joints
+    return list(joints)
+
+
+def normalise_joints(words: list[str]) -> list[str]:
+    """Joints of all `words`, deduplicated, in H36M order; ValueError on an unknown word."""
+    found = {j for w in words for j in body_part_joints(w)}
+    return [j for j in H36M_JOINTS if j in found]
+
+
+# --------------------------------------------------------------------------- label normalisation
+ABBREVIATIONS: dict[str, str] = {
+    "rdl": "romanian deadlift", "ohp": "overhead press", "db": "dumbbell", "bb": "barbell",
+    "kb": "kettlebell", "l": "left", "r": "right", "1-leg": "single leg", "1-arm": "single arm",
+    "one-leg": "single leg", "one-arm": "single arm", "jj": "jumping jack",
+}  # fmt: skip
+
+
+def singular(word: str) -> str:
+    """A plural noun's singular by the regular English rules (squats → squat, presses → press,
+    crunches → crunch, burpees → burpee); words ending in ss, us or is (press, this) stay."""
+    if len(word) <= 2 or word.endswith(("ss", "us", "is")) or not word.endswith("s"):
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("sses", "ches", "shes", "xes")):
+        return word[:-2]
+    return word[:-1]
+
+
+def normalize_label(text: str) -> str:
+    """DESIGN.md §2's label normalisation: lower case, abbreviations expanded, hyphens removed
+    (push-up → pushup), underscores as spaces, punctuation dropped, nouns singular."""
+    words = re.findall(r"[a-z0-9\-]+", text.lower().replace("_", " "))
+    expanded = " ".join(ABBREVIATIONS.get(singular(w), singular(w)) for w in words)
+    return expanded.replace("-", "")
+
+
+def _stem(word: str) -> str:
+    """Verb forms onto one key: pressing → press, squatting → squat, raise/raising → rais.
+    Applied to both sides of a match, so it only has to be consistent, not linguistic."""
+    if word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+        if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "sl":
+            word = word[:-1]
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def _keys(text: str) -> list[str]:
+    return [_stem(w) for w in normalize_label(text).split()]
+
+
+def _match_length(tokens: list[str], key: list[str]) -> int:
+    """Characters of `key` found in `tokens` as a contiguous run, spaces ignored
+    ("pull ups" matches "pull-up"), or 0."""
+    target = "".join(key)
+    for i in range(len(tokens)):
+        joined = ""
+        for token in tokens[i:]:
+            joined += token
+            if joined == target:
+                return len(target)
+            if not target.startswith(joined):
+                break
+    return 0
+
+
+def match_action(text: str, priors: dict[str, ActionPrior]) -> ActionPrior | None:
+    """The prior whose action name or alias appears in `text` (a question or a dataset type
+    name), preferring the longest match ("front squat" over "squat"); None if none does."""
+    tokens = _keys(text)
+    best, best_len = None, 0
+    for prior in priors.values():
+        for name in (prior.action, *prior.aliases):
+            length = _match_length(tokens, _keys(name))
+            if length > best_len:
+                best, best_len = prior, length
+    return best
+
+
+# --------------------------------------------------------------------------- loading
+def default_priors_path() -> Path:
+    """The priors shipped with the package: `countllm/knowledge/exercise_priors.json`."""
+    return Path(str(resources.files("countllm.knowledge"))) / "exercise_priors.json"
+
+
+def _string_list(record: dict, key: str) -> list[str]:
+    value = record.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key!r} must be a list of strings, got {value!r}")
+    return list(value)
+
+
+def _cycle(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"'cycle_s' must be [min, max] seconds or null, got {value!r}")
+    lo, hi = float(value[0]), float(value[1])
+    if not MIN_CYCLE_S <= lo <= hi <= MAX_CYCLE_S:
+        raise ValueError(f"'cycle_s' {value!r} must satisfy {MIN_CYCLE_S} ≤ min ≤ max ≤ {MAX_CYCLE_S}")
+    return lo, hi
+
+
+def prior_from_json(record: Any) -> ActionPrior:
+    """Validate one record; ValueError says which field is wrong."""
+    if not isinstance(record, dict) or not isinstance(record.get("action"), str) or not record["action"].strip():
+        raise ValueError("a record must be an object with a non-empty 'action' string")
+    joints = _string_list(record, "moving_joints")
+    unknown = [j for j in joints if j not in H36M_JOINTS]
+    if unknown:
+        raise ValueError(f"'moving_joints' has {unknown}, not H36M joints ({', '.join(H36M_JOINTS)})")
+    source = record.get("source", {})
+    if not isinstance(source, dict):
+        raise ValueError(f"'source' must be an object, got {source!r}")
+    complete_when = record.get("complete_when", "")
+    if not isinstance(complete_when, str):
+        raise ValueError(f"'complete_when' must be a string, got {complete_when!r}")
+    return ActionPrior(action=record["action"], aliases=_string_list(record, "aliases"),
+                       phases=_string_list(record, "phases"), moving_joints=joints,
+                       cycle_s=_cycle(record.get("cycle_s")), complete_when=complete_when,
+                       confusions=_string_list(record, "confusions"), source=source)
+
+
+def load_priors(path: str | Path) -> dict[str, ActionPrior]:
+    """Read a priors file ({"priors": {action: record}, ...}) keyed by action.
+
+    Raises:
+        InputError: the file is missing, not JSON, or a record does not validate (the message
+            names the record and the field).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the priors file ({exc.strerror or exc})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"not valid JSON ({exc})") from None
+    records = data.get("priors") if isinstance(data, dict) else None
+    if not isinstance(records, dict):
+        raise InputError(str(path), 'expected {"priors": {action: record, ...}}')
+    priors = {}
+    for key, record in records.items():
+        try:
+            priors[key] = prior_from_json(record)
+        except ValueError as exc:
+            raise InputError(str(path), f"prior {key!r}: {exc}") from None
+    return priors
