@@ -499,6 +499,8 @@ def test_killed_mid_run_then_rerun_answers_every_item_exactly_once(tmp_path: Pat
         child.send_signal(sig)
         if sig == signal.SIGKILL:
             child.wait(10)
+        else:  # give the child's main thread time to take the interrupt before held calls return
+            time.sleep(1.0)
         server.script.release.set()
         out, err = child.communicate(timeout=20)
     finally:
