@@ -463,7 +463,11 @@ def test_http_endpoint_faults_through_the_openai_client(tmp_path: Path, server: 
 
 
 CHILD = """
+import signal
 import sys
+# A shell that starts jobs in the background makes them ignore SIGINT, and children inherit
+# that; this child must take Ctrl-C as a user's terminal would.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from countllm.agents.batch import BatchConfig, BatchRunner, ResponseCache
 from countllm.agents.llm.openai_backend import OpenAIBackend
 from tests.test_batch import make_items, parse_answer

@@ -296,6 +296,7 @@ PARSE_BAD = [
     (mining.parse_sentence, "I am not sure.", "not an answer"),
     (mining.parse_sentence, "Reply with one short sentence.", "not an answer"),
     (mining.parse_sentence, 'One short sentence: "Exercise is good."', "not an answer"),
+    (mining.parse_sentence, "When does one repetition count as complete?", "a question"),
     (lambda t: mining.parse_choice(t, mining.BODY_PART_OPTIONS, 1, 3), '["knees", "tail"]', "not among"),
     (lambda t: mining.parse_choice(t, mining.BODY_PART_OPTIONS, 1, 3), '["knees", "knees"]', "twice"),
     (lambda t: mining.parse_choice(t, mining.BODY_PART_OPTIONS, 1, 3), "[]", "choice"),
@@ -407,3 +408,10 @@ def test_shipped_exercise_list_has_the_countix_classes() -> None:
     for countix_type in ("bench_pressing", "front_raise", "lunge", "pull_ups", "push_up", "rope_pushdown",
                          "sit_up", "squat"):
         assert match_action(countix_type, priors) is not None, countix_type
+
+
+def test_prior_without_joints_or_cycle_changes_nothing_and_says_so(jumping_jack) -> None:
+    plain = PoseCounter().count(jumping_jack.pose)
+    result = PoseCounter().count(jumping_jack.pose, ActionPrior("jumping jack", phases=["open", "close"]))
+    assert result.count == plain.count and result.signal == plain.signal
+    assert any("counted without it" in note for note in result.notes)

@@ -196,8 +196,9 @@ _NON_ANSWER = re.compile(r"\b(not sure|don't know|do not know|cannot (answer|say
 
 
 def parse_sentence(text: str) -> str:
-    """One sentence of 3–30 words on one line (a trailing full stop allowed, no second sentence),
-    not a hedge or the instruction echoed back."""
+    """One statement of 3–30 words on one line (a trailing full stop allowed, no second sentence),
+    not a hedge, a question or the instruction echoed back. Only the form can be checked: a
+    fluent sentence about something else passes, which is why the counter never reads it."""
     sentence = text.strip().strip('"')
     if "\n" in sentence or not 3 <= len(sentence.split()) <= 30:
         raise ValueError("not one short sentence (one line, 3-30 words)")
@@ -205,6 +206,8 @@ def parse_sentence(text: str) -> str:
         raise ValueError(f"not an answer: {sentence[:60]!r}")
     if re.search(r"[.!?]\s+\S", sentence):
         raise ValueError("more than one sentence")
+    if sentence.endswith("?"):
+        raise ValueError("a question, not an answer")
     return sentence
 
 

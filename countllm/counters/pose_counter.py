@@ -89,8 +89,10 @@ class PoseCounter:
     def count(self, pose: Pose, prior: ActionPrior | None = None) -> CountResult:
         signals = pose_signals(pose, self.config.smooth_window)
         periodic, notes = self.config.periodic, []
-        if prior is not None:
+        if prior is not None and (prior.moving_joints or prior.cycle_s is not None):
             signals, periodic, notes = self._apply_prior(signals, prior)
+        elif prior is not None:
+            notes = [f"semantic {prior.describe()}: nothing a counter can use; counted without it"]
         hint = harmonic_hint(pose, signals, periodic)
         if hint is not None:
             notes.append(f"the most periodic joint signal moves twice per repetition (the body is not "
