@@ -50,7 +50,9 @@ def write_video(
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=rate)
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), **({"preset": preset} if preset else {})}
+        # One encoder thread: x264's output depends on its thread count, and a synthetic clip
+        # must be the same bytes whatever else the process has configured (test fixtures).
+        stream.options = {"crf": str(crf), "threads": "1", **({"preset": preset} if preset else {})}
         for frame in frames:
             frame = np.asarray(frame)
             shape = _check_frame(frame, shape)
