@@ -572,18 +572,9 @@ class BatchRunner:
 
 def request_body(model: str, item: BatchItem) -> dict[str, Any]:
     """The chat-completions request body for an item, as the Batch API input file wants it."""
-    cfg = item.config
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": m.role, "content": m.content} for m in item.messages],
-        "temperature": cfg.temperature,
-        "max_tokens": cfg.max_tokens,
-    }
-    if cfg.seed is not None:
-        body["seed"] = cfg.seed
-    if cfg.json_mode:
-        body["response_format"] = {"type": "json_object"}
-    return body
+    from countllm.agents.llm.openai_backend import chat_request_body  # noqa: PLC0415 — openai on demand
+
+    return chat_request_body(model, item.messages, item.config)
 
 
 def export_batch_jsonl(items: list[BatchItem], path: Path | str, model: str,

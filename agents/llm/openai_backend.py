@@ -133,6 +133,26 @@ def _translate_status(exc: Any, msg: str) -> LLMError:
     return LLMBadRequest(msg)
 
 
+def chat_request_body(model: str, messages: list[ChatMessage], config: GenerationConfig) -> dict[str, Any]:
+    """The chat-completions request for `messages`: the same body for a live call and for a
+    Batch API input line, so the two can never drift apart.
+
+    `max_tokens` rather than `max_completion_tokens`: every compatible server (vLLM, Ollama,
+    llama.cpp) understands it; only OpenAI's reasoning models insist on the newer name.
+    """
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+    }
+    if config.seed is not None:
+        body["seed"] = config.seed
+    if config.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    return body
+
+
 class OpenAIBackend:
     """Chat completions through the `openai` client; one client, reused (it pools connections)."""
 
@@ -156,22 +176,8 @@ class OpenAIBackend:
         return self._client
 
     def _request(self, messages: list[ChatMessage], config: GenerationConfig) -> dict[str, Any]:
-        """Keyword arguments of `chat.completions.create`.
-
-        `max_tokens` rather than `max_completion_tokens`: every compatible server (vLLM, Ollama,
-        llama.cpp) understands it; only OpenAI's reasoning models insist on the newer name.
-        """
-        kwargs: dict[str, Any] = {
-            "model": self.endpoint.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "temperature": config.temperature,
-            "max_tokens": config.max_tokens,
-        }
-        if config.seed is not None:
-            kwargs["seed"] = config.seed
-        if config.json_mode:
-            kwargs["response_format"] = {"type": "json_object"}
-        return kwargs
+        """Keyword arguments of `chat.completions.create`."""
+        return chat_request_body(self.endpoint.model, messages, config)
 
     def complete(self, messages: list[ChatMessage], config: GenerationConfig = GenerationConfig()) -> Completion:
         """One chat completion; raises an `LLMError` subclass on any failure."""
