@@ -13,7 +13,7 @@ items whose type matches no prior are counted unguided, and the report says how 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -85,7 +85,7 @@ def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, count
     item = ItemResult(name=ann.name, gt_count=ann.count, prior=prior.action if prior else None)
     try:
         media = find_media(media_dir, ann.name)
-        item_options = CountOptions(**{**options.__dict__, "fps": ann.fps or options.fps, "prior": prior})
+        item_options = replace(options, fps=ann.fps or options.fps, prior=prior)
         result = counter(media, item_options)
     except InputError as exc:
         item.error = exc.message if exc.source in ("", ann.name) else str(exc)

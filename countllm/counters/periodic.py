@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from countllm.localize.foreground import ForegroundConfig, foreground_mask, rest_segments
+from countllm.localize.foreground import ForegroundConfig, foreground_mask, rest_segments, runs
 from countllm.signals.periodicity import CycleConfig, Cycles, PeriodConfig, segment_cycles
 from countllm.signals.pose_signals import SignalSet
 from countllm.signals.selection import CompositeConfig, ScoredSignal, composite, rank_signals
@@ -105,7 +105,7 @@ def other_sets(signals: SignalSet, main: Analysis, cfg: PeriodicCountConfig) -> 
     than `cfg.max_tempo_ratio` from the main one (sets of one exercise share a rough tempo).
     """
     found = []
-    for start, end in _background_runs(main.mask):
+    for start, end in runs(~main.mask):
         if end - start < max(cfg.min_set_periods * main.best.period_frames, 2 * signals.fps):
             continue
         span = SignalSet(signals.names, signals.values[:, start:end], signals.fps)
@@ -127,23 +127,23 @@ def overlap_corrected_score(scored: ScoredSignal, n_frames: int) -> float:
     return scored.score / overlap
 
 
-def _background_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.diff(np.concatenate([[0], (~mask).astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
-
-
 def count_signals(signals: SignalSet, method: str, cfg: PeriodicCountConfig = PeriodicCountConfig(),
-                  period_hint: float | None = None) -> CountResult:
+                  period_hint: float | None = None, unhinted: Analysis | str | None = None) -> CountResult:
     """Count the repetitions carried by the best of `signals`.
 
     `period_hint` (frames) is the period of the input as a whole when the caller knows it
     (the self-similarity counter reads it off the similarity matrix); only candidates whose
-    own period agrees with it are considered, which rules out harmonics.
+    own period agrees with it are considered, which rules out harmonics. `unhinted` is
+    `analyse(signals, cfg)` when the caller already made it (to decide on a hint), so it is
+    not computed again.
     """
     n_frames, fps = signals.values.shape[1], signals.fps
-    main = analyse(signals, cfg, period_hint)
+    if period_hint is None and unhinted is not None:
+        main = unhinted
+    else:
+        main = analyse(signals, cfg, period_hint)
     if isinstance(main, str) and period_hint is not None:  # the hint's period holds nothing countable
-        main = analyse(signals, cfg)
+        main = unhinted if unhinted is not None else analyse(signals, cfg)
     if isinstance(main, str):
         return no_repetition(method, fps, n_frames, main)
     spans, mask, notes = list(main.cycles.spans), main.mask.copy(), []

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from countllm.counters.periodic import PeriodicCountConfig, analyse, count_signals
+from countllm.counters.periodic import Analysis, PeriodicCountConfig, analyse, count_signals
 from countllm.priors import ActionPrior
 from countllm.signals.periodicity import PeriodConfig
 from countllm.pose.gaps import interpolate_gaps
@@ -65,10 +65,9 @@ def prior_period_range(prior: ActionPrior, default: PeriodConfig, widen: tuple[f
     return replace(default, min_period_s=lo, max_period_s=max(hi, lo))
 
 
-def harmonic_hint(pose: Pose, signals: SignalSet, periodic: PeriodicCountConfig) -> float | None:
-    """Twice the best signal's period when that period is only half a repetition
-    (see `signals/harmonics.py`), else None."""
-    first = analyse(signals, periodic)
+def harmonic_hint(pose: Pose, first: Analysis | str) -> float | None:
+    """Twice the period of `first` (the unhinted analysis) when that period is only half a
+    repetition (see `signals/harmonics.py`), else None."""
     if isinstance(first, str):
         return None
     joints = pose.joints if pose.valid.all() else interpolate_gaps(pose.joints, pose.valid)
@@ -93,11 +92,12 @@ class PoseCounter:
             signals, periodic, notes = self._apply_prior(signals, prior)
         elif prior is not None:
             notes = [f"semantic {prior.describe()}: nothing a counter can use; counted without it"]
-        hint = harmonic_hint(pose, signals, periodic)
+        first = analyse(signals, periodic)
+        hint = harmonic_hint(pose, first)
         if hint is not None:
             notes.append(f"the most periodic joint signal moves twice per repetition (the body is not "
                          f"back in the same or mirrored pose after it); counted at {hint / pose.fps:.2f} s")
-        result = count_signals(signals, self.name, periodic, period_hint=hint)
+        result = count_signals(signals, self.name, periodic, period_hint=hint, unhinted=first)
         result.notes[:0] = notes
         unseen = int((~pose.valid).sum())
         if unseen:

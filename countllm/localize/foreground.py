@@ -37,7 +37,7 @@ def local_swing(y: np.ndarray, period_frames: float, window_periods: float = 1.0
     return maximum_filter1d(y, w, mode="nearest") - minimum_filter1d(y, w, mode="nearest")
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) index runs where mask is True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
@@ -46,7 +46,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def _set_short_runs(mask: np.ndarray, value: bool, max_len: float) -> np.ndarray:
     """Flip runs equal to `value` that are shorter than max_len frames."""
     out = mask.copy()
-    for a, b in _runs(mask == value):
+    for a, b in runs(mask == value):
         if b - a < max_len:
             out[a:b] = not value
     return out
@@ -65,4 +65,4 @@ def foreground_mask(y: np.ndarray, period_frames: float, cfg: ForegroundConfig =
 
 def rest_segments(mask: np.ndarray, fps: float, cfg: ForegroundConfig = ForegroundConfig()) -> list[Segment]:
     """Background spans of at least `min_rest_s`, in seconds."""
-    return [Segment(a / fps, b / fps) for a, b in _runs(~mask) if (b - a) / fps >= cfg.min_rest_s]
+    return [Segment(a / fps, b / fps) for a, b in runs(~mask) if (b - a) / fps >= cfg.min_rest_s]

@@ -14,7 +14,7 @@ import numpy as np
 
 from countllm.errors import InputError, NoPersonError
 from countllm.native_stderr import capture_native_stderr
-from countllm.pose.gaps import interpolate_gaps
+from countllm.pose.gaps import interpolate_gaps, missing_frames
 from countllm.pose.layouts import mediapipe33_to_h36m17
 from countllm.types import Frames, Pose
 
@@ -78,7 +78,7 @@ class MediaPipePoseEstimator:
         return self.to_pose(np.concatenate(parts), fps, source)
 
     def to_pose(self, landmarks: np.ndarray, fps: float, source: str) -> Pose:
-        valid = np.any(landmarks[..., :3] != 0, axis=(1, 2))
+        valid = ~missing_frames(landmarks[..., :3])
         if valid.mean() < self.config.min_detected_fraction:
             raise NoPersonError(source, f"no person found in {int((~valid).sum())} of {len(valid)} "
                                 "sampled frames; use --method similarity for non-human motion")
