@@ -24,9 +24,10 @@ if TYPE_CHECKING:  # annotations only: the CLI imports library modules lazily, p
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-METHODS = ("auto", "pose", "similarity", "baseline")  # == countllm.pipeline.METHODS (tested)
+METHODS = ("auto", "pose", "similarity", "baseline", "videollm")  # == countllm.pipeline.METHODS (tested)
 METHOD_HELP = ("auto (pose counter when a person is tracked through the repetitive span, else "
-               "self-similarity), pose, similarity, baseline")
+               "self-similarity), pose, similarity, baseline, videollm (the trained CountLLM video-LLM)")
+MODEL_HELP = "video-LLM checkpoint folder for --method videollm (default: the shipped trained default)"
 
 
 def positive_float(text: str) -> float:
@@ -58,6 +59,7 @@ def _add_count(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="auto", choices=METHODS, help=METHOD_HELP)
     p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate a video is analysed at (default 10)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--plot", type=Path, help="write a PNG of the signal, cycles and rests here")
     p.set_defaults(run=run_count)
 
@@ -74,8 +76,20 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate videos are analysed at")
     p.add_argument("--priors", metavar="PATH|default", help="count each item with the semantic prior its "
                    "annotation type names, from this priors JSON ('default': the shipped one)")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--json", type=Path, help="write {metrics, items} here")
     p.set_defaults(run=run_eval)
+
+
+def _add_finetune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="run one stage of video-LLM LoRA training from a YAML recipe",
+                       description="Progressive multimodal LoRA training (finetune/recipes/). Resumes from "
+                       "<output_dir>/last/ when it exists. For several GPUs: accelerate launch --config_file "
+                       "finetune/accelerate/multi_gpu.yaml -m countllm.finetune.train --config ...")
+    p.add_argument("--config", required=True, type=Path, help="the stage's YAML config")
+    p.add_argument("--no-resume", action="store_true", help="start over instead of continuing from last/")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. phases.0.steps=5")
+    p.set_defaults(run=run_finetune)
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -139,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_count, _add_eval, _add_bench, _add_serve, _add_mine):
+    for add in (_add_count, _add_eval, _add_finetune, _add_bench, _add_serve, _add_mine):
         add(sub)
     return parser
 
@@ -149,7 +163,7 @@ def _options(args: argparse.Namespace, prior: ActionPrior | None = None) -> Coun
 
     return CountOptions(method=args.method, fps=args.fps, sample_fps=args.sample_fps,
                         pose_format=getattr(args, "pose_format", None),
-                        question=getattr(args, "question", None), prior=prior)
+                        question=getattr(args, "question", None), prior=prior, model=getattr(args, "model", None))
 
 
 def _load_priors(path: str | Path | None) -> dict[str, ActionPrior]:
@@ -205,6 +219,19 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         write_report(report, args.json)
         print(f"report written to {args.json}")
+    return 0
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from countllm.finetune.config import load_stage_config  # noqa: PLC0415
+    from countllm.finetune.train import setup  # noqa: PLC0415 — torch, peft and accelerate on demand
+
+    try:  # a bad config is the user's to fix: one line, not a traceback
+        load_stage_config(args.config, args.overrides)
+    except (FileNotFoundError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise InputError(str(args.config), str(exc)) from None
+    final = setup(args.config, args.overrides, resume=not args.no_resume)
+    print(f"final checkpoint: {final}")
     return 0
 
 

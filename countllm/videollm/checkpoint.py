@@ -1,0 +1,95 @@
+"""Save and load what training produces — never the base model.
+
+A checkpoint folder holds:
+
+    config.json                 VideoLLMConfig (+ format version and the backbone it was trained on)
+    periodicity.safetensors     the periodicity transformer
+    projector.safetensors       the projector
+    adapter/                    the LoRA adapter (peft's own format: adapter_config.json + weights)
+    template.yaml               the exact prompt template text used (questions and answer formats too)
+    training.json               the history of stages that made it (optional)
+
+Each weight file stays a few MB, so a trained default can live in the repository. The base LM
+is found again from `config.backbone.path` (None: the default SmolLM2), or from an explicit
+`backbone_path` so a user can point a checkpoint at their own copy of the same model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from countllm.prompt_templates import load_prompt, parse_prompt
+from countllm.videollm.backbone import load_backbone
+from countllm.videollm.model import VideoLLM, VideoLLMConfig
+
+FORMAT_VERSION = 1
+WEIGHT_FILES = {"periodicity": "periodicity.safetensors", "projector": "projector.safetensors"}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder that is missing or incomplete; the message names the path and the fix."""
+
+
+def save_checkpoint(model: VideoLLM, folder: str | Path, history: list[dict[str, Any]] | None = None) -> Path:
+    """Write the trained parts of `model` into `folder` (created if needed)."""
+    from safetensors.torch import save_file  # noqa: PLC0415
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"format_version": FORMAT_VERSION, "model": model.cfg.to_dict(),
+              "trained_on_backbone": model.backbone.info}
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    for name, filename in WEIGHT_FILES.items():
+        module = getattr(model, name)
+        save_file({k: v.detach().float().contiguous().cpu() for k, v in module.state_dict().items()}, str(folder / filename))
+    model.lm.save_pretrained(str(folder / "adapter"))
+    (folder / "template.yaml").write_text(model.prompts.template.source)
+    if history is not None:
+        (folder / "training.json").write_text(json.dumps(history, indent=2))
+    return folder
+
+
+def read_config(folder: str | Path) -> VideoLLMConfig:
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{folder}: no video-LLM checkpoint here (config.json missing); train one with "
+                              "`countllm finetune --config finetune/recipes/stage3_instruct.yaml`")
+    data = json.loads(path.read_text())
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {data.get('format_version')}, this code reads {FORMAT_VERSION}")
+    return VideoLLMConfig.from_dict(data["model"])
+
+
+def load_checkpoint(folder: str | Path, backbone_path: str | None = None, trainable: bool = False,
+                    device: str = "cpu") -> VideoLLM:
+    """Rebuild a VideoLLM from `folder`: base LM from its path, then adapter and trained parts."""
+    from safetensors.torch import load_file  # noqa: PLC0415
+
+    folder = Path(folder)
+    cfg = read_config(folder)
+    if backbone_path is not None:
+        cfg = replace(cfg, backbone=replace(cfg.backbone, path=backbone_path))
+    for needed in [*WEIGHT_FILES.values(), "adapter/adapter_config.json", "template.yaml"]:
+        if not (folder / needed).exists():
+            raise CheckpointError(f"{folder}: incomplete checkpoint, {needed} is missing")
+    _check_template(folder, cfg.prompt.template)
+    backbone = load_backbone(cfg.backbone, adapter=folder / "adapter", trainable=trainable)
+    model = VideoLLM(cfg, backbone)
+    for name, filename in WEIGHT_FILES.items():
+        getattr(model, name).load_state_dict(load_file(str(folder / filename)), strict=True)
+    model.to(device)
+    model.train(trainable)
+    return model
+
+
+def _check_template(folder: Path, name: str) -> None:
+    """The prompt a checkpoint was trained with must be the one the code will render now."""
+    saved = parse_prompt((folder / "template.yaml").read_text(), str(folder / "template.yaml"))
+    current = load_prompt(name)
+    if saved.digest != current.digest:
+        raise CheckpointError(f"{folder}: trained with template {name!r} v{saved.version} ({saved.digest}), but "
+                              f"prompts/{name}.yaml is now v{current.version} ({current.digest}); "
+                              "retrain, or restore the template the checkpoint saved in template.yaml")
