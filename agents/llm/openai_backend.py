@@ -24,6 +24,10 @@ a wrong URL or a server that is down, and retrying each of thousands of items wi
 delays the inevitable. The batch runner should treat `LLMUnavailable` as fatal for the whole
 job (stop, keep the cache, report), and the user reruns once the server is up — resume makes
 that free.
+
+No choice scoring (`base.ChoiceScorer`): an OpenAI-compatible server returns at most the top-k
+logprobs of tokens it sampled itself, not the likelihood of an arbitrary given answer, so
+multiple-choice questions go through free generation and the caller's strict parser.
 """
 
 from __future__ import annotations

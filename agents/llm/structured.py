@@ -94,3 +94,31 @@ def parse_with(model_cls: type, strict: bool = True) -> Callable[[str], dict]:
 
     parse.__name__ = f"parse_{model_cls.__name__}"
     return parse
+
+
+# ----------------------------------------------------------------------------- scored choices
+SCORED_FORMAT = "choice-scoring/1"
+
+
+def scores_text(options: tuple[str, ...], scores: list[float]) -> str:
+    """A scored multiple-choice answer as the JSON text the answer cache stores."""
+    if len(options) != len(scores):
+        raise ValueError(f"{len(scores)} scores for {len(options)} options")
+    return json.dumps({"format": SCORED_FORMAT, "options": list(options), "scores": [round(s, 6) for s in scores]},
+                      ensure_ascii=False)
+
+
+def parse_scores(text: str, options: tuple[str, ...] | None = None) -> dict[str, float]:
+    """Option → score from `scores_text` output; ValueError unless it scores exactly `options`
+    (any options when None)."""
+    value = extract_json(text)
+    if not isinstance(value, dict) or value.get("format") != SCORED_FORMAT:
+        raise ValueError(f"not a scored answer ({SCORED_FORMAT})")
+    got, scores = value.get("options"), value.get("scores")
+    if not isinstance(got, list) or not all(isinstance(o, str) for o in got) or len(set(got)) != len(got):
+        raise ValueError("scored answer: options must be distinct strings")
+    if (options is not None and got != list(options)) or not isinstance(scores, list) or len(scores) != len(got):
+        raise ValueError("scored answer is for other options")
+    if not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scores):
+        raise ValueError("scores must be numbers")
+    return dict(zip(got, map(float, scores)))
