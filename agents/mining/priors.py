@@ -19,6 +19,12 @@ Rounds and retries:
   seed — re-asking a greedy decoder would only repeat it. What still fails is recorded in the
   output's `failures` with the raw answer; the field stays empty in the record.
 An action is written when at least one field was mined; the counter uses whatever is there.
+
+With a backend that can score given answers (the local model; `--decoding auto`), the three
+multiple-choice questions — moving parts, cycle range, confusions — are answered by choice
+scoring instead (`priors_choices.py`: options ranked by likelihood averaged over the shuffled
+rounds, then a fixed rule), so they can no longer fail; phases and the completion rule stay free
+generation with strict validation. The file's `decoding` says which question went which way.
 """
 
 from __future__ import annotations
@@ -36,6 +42,15 @@ from typing import Annotated, Any, Callable
 from countllm.agents.batch import BatchItem, BatchReport
 from countllm.agents.llm.base import ChatMessage, GenerationConfig
 from countllm.agents.llm.structured import extract_json
+from countllm.agents.mining.priors_choices import (
+    CHOICE_RULES,
+    CYCLE_OPTIONS,
+    SCORED_QUESTIONS,
+    choices_for,
+    mean_scores,
+    parse_scored,
+    select,
+)
 from countllm.errors import InputError
 from countllm.priors import MAX_CYCLE_S, MIN_CYCLE_S, normalise_joints
 from countllm.prompt_templates import PromptTemplate, load_prompt
@@ -93,24 +108,32 @@ class Ask:
     question: str
     round: int
     options: tuple[str, ...] = ()
+    scored: bool = False  # answered by choice scoring (see priors_choices.py), not generated
 
     def key(self, attempt: int) -> str:
         return f"priors|{self.action}|{self.question}|r{self.round}|a{attempt}"
 
 
-def plan_asks(actions: list[Action], rounds: int) -> list[Ask]:
-    """Every (action, question, round), multiple-choice options shuffled per round (seeded)."""
+def plan_asks(actions: list[Action], rounds: int, decoding: str = "free-generation") -> list[Ask]:
+    """Every (action, question, round), multiple-choice options shuffled per round (seeded).
+
+    With `decoding="choice-scoring"` the multiple-choice questions are scored, and the cycle
+    question offers the fixed ranges of `CYCLE_OPTIONS` instead of asking for any range.
+    """
     names = [a.name for a in actions]
     asks = []
     for action in names:
         others = tuple(n for n in names if n != action)
         for question in QUESTIONS:
+            scored = decoding == "choice-scoring" and question in SCORED_QUESTIONS
             base = {"moving_parts": BODY_PART_OPTIONS, "confusions": others}.get(question, ())
+            if scored and question == "cycle_seconds":
+                base = CYCLE_OPTIONS
             for r in range(rounds):
                 options = list(base)
                 if r > 0:
                     random.Random(f"{action}|{question}|{r}").shuffle(options)
-                asks.append(Ask(action, question, r, tuple(options)))
+                asks.append(Ask(action, question, r, tuple(options), scored))
     return asks
 
 
@@ -124,9 +147,11 @@ def generation(ask: Ask, attempt: int) -> GenerationConfig:
 
 
 def batch_item(ask: Ask, attempt: int, template: PromptTemplate) -> BatchItem:
-    messages = template.render(action=ask.action, question=ask.question, options=list(ask.options))
-    return BatchItem(ask.key(attempt), [ChatMessage(m["role"], m["content"]) for m in messages],
-                     generation(ask, attempt))
+    messages = [ChatMessage(m["role"], m["content"])
+                for m in template.render(action=ask.action, question=ask.question, options=list(ask.options))]
+    if ask.scored:
+        return BatchItem(ask.key(attempt), messages, choices=choices_for(ask.question, ask.options))
+    return BatchItem(ask.key(attempt), messages, generation(ask, attempt))
 
 
 # ----------------------------------------------------------------------------- strict parsers
@@ -264,7 +289,8 @@ def _take_valid(pending: list[Ask], attempt: int, report: BatchReport, answers: 
             still.append(ask)
             continue
         try:
-            answers.valid[ask] = PARSERS[ask.question](outcome.text, ask)
+            parse = (lambda text, a: parse_scored(text, a.question, a.options)) if ask.scored else PARSERS[ask.question]
+            answers.valid[ask] = parse(outcome.text, ask)
             answers.raw[ask] = outcome.text
         except ValueError as exc:
             errors[ask] = (str(exc), outcome.text)
@@ -304,11 +330,21 @@ COMBINE: dict[str, tuple[Callable[[list[Any]], Any], bool]] = {
 
 
 def combine(action: str, rounds: int, answers: Answers) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Per question, the value kept for `action` (absent when none) and the consensus failures."""
-    values, failures = {}, []
+    """Per question, the value kept for `action` (absent when none) and the consensus failures.
+
+    Scored questions keep their mean option scores under `values["choice_scores"]`.
+    """
+    values: dict[str, Any] = {}
+    failures = []
     for question in QUESTIONS:
-        asks = [a for a in answers.valid if a.action == action and a.question == question]
-        valid = [answers.valid[a] for a in sorted(asks, key=lambda a: a.round)]
+        asks = sorted((a for a in answers.valid if a.action == action and a.question == question),
+                      key=lambda a: a.round)
+        valid = [answers.valid[a] for a in asks]
+        if asks and asks[0].scored:
+            means = mean_scores(valid)
+            values[question] = select(question, means)
+            values.setdefault("choice_scores", {})[question] = {o: round(v, 4) for o, v in means.items()}
+            continue
         merge, needs_agreement = COMBINE[question]
         if not valid or (needs_agreement and len(valid) < min(2, rounds)):
             if valid:
@@ -331,7 +367,8 @@ def prior_record(action: Action, values: dict[str, Any], source: dict[str, Any])
         "action": action.name, "aliases": list(action.aliases), "phases": values.get("phases", []),
         "moving_joints": normalise_joints(parts), "cycle_s": values.get("cycle_seconds"),
         "complete_when": values.get("complete_when", ""), "confusions": values.get("confusions", []),
-        "source": {**source, "body_parts": parts, "mined_fields": [q for q in QUESTIONS if q in values]},
+        "source": {**source, "body_parts": parts, "mined_fields": [q for q in QUESTIONS if q in values]}
+        | ({"choice_scores": values["choice_scores"]} if "choice_scores" in values else {}),
     }
 
 
@@ -339,15 +376,20 @@ def prior_record(action: Action, values: dict[str, Any], source: dict[str, Any])
 def mine_priors(actions: list[Action], args: argparse.Namespace, runner: Any, model_id: str
                 ) -> dict[str, Any] | None:
     """The whole priors document for `actions`, or None after `--export-batch`."""
-    from countllm.agents.mining.commands import command_line, utc_now  # noqa: PLC0415
+    from countllm.agents.mining.commands import command_line, decoding_mode, utc_now  # noqa: PLC0415
 
     template = load_prompt(TEMPLATE)
     started = time.perf_counter()
-    answers = ask_all(args, runner, template, plan_asks(actions, args.rounds))
+    mode = decoding_mode(args, runner.backend)
+    if args.export_batch and mode == "choice-scoring":
+        raise InputError("--export-batch", "the Batch API generates answers; it cannot score choices "
+                         "(use --backend openai, or --decoding free-generation)")
+    answers = ask_all(args, runner, template, plan_asks(actions, args.rounds, mode))
     if answers is None:
         return None
+    decoding = {q: mode if q in SCORED_QUESTIONS else "free-generation" for q in QUESTIONS}
     source = {"kind": "mined", "model": model_id, "prompt": f"{template.name} v{template.version} "
-              f"sha256:{template.digest}", "rounds": args.rounds}
+              f"sha256:{template.digest}", "rounds": args.rounds, "decoding": decoding}
     priors, failures = {}, list(answers.failures)
     for action in actions:
         values, consensus_failures = combine(action.name, args.rounds, answers)
@@ -356,6 +398,7 @@ def mine_priors(actions: list[Action], args: argparse.Namespace, runner: Any, mo
             priors[action.name] = prior_record(action, values, source)
     return {"format_version": FORMAT_VERSION, "model": model_id, "prompt": template.provenance(),
             "created": utc_now(), "command": command_line(args, "priors"), "actions": len(actions),
+            "decoding": decoding, "choice_rules": CHOICE_RULES if mode == "choice-scoring" else None,
             "body_part_options": list(BODY_PART_OPTIONS), "priors": priors, "failures": failures,
             "stats": _stats(actions, priors, failures, answers, time.perf_counter() - started)}
 
@@ -397,6 +440,7 @@ def summary(document: dict[str, Any], out: Path) -> str:
         f"model {document['model']}: {stats['actions']} actions, {stats['calls']} calls "
         f"({stats['cache_hits']} cached answers) in {stats['wall_s']} s",
         f"priors written for {stats['actions_with_prior']} actions; fields mined: {fields_line}",
+        "decoding: " + ", ".join(f"{q} {m}" for q, m in document["decoding"].items()),
         f"{stats['failures']} failures (listed in the file's 'failures')",
         f"wrote {out}",
     ])
