@@ -415,3 +415,27 @@ def test_prior_without_joints_or_cycle_changes_nothing_and_says_so(jumping_jack)
     result = PoseCounter().count(jumping_jack.pose, ActionPrior("jumping jack", phases=["open", "close"]))
     assert result.count == plain.count and result.signal == plain.signal
     assert any("counted without it" in note for note in result.notes)
+
+
+@pytest.fixture(scope="module")
+def squat_six():
+    return make_sequence(SyntheticConfig(exercise="squat", n_reps=6, seed=3))
+
+
+def test_a_prior_that_does_not_fit_the_video_is_set_aside(squat_six) -> None:
+    """Wrist joints and a 0.5-1 s cycle for a squat (what a 135M model answers): without the fit
+    check the counter finds nothing; with it, both restrictions are set aside, and said so."""
+    wrong = ActionPrior("squat", moving_joints=["l_wrist", "r_wrist"], cycle_s=(0.5, 1.0))
+    result = PoseCounter().count(squat_six.pose, wrong)
+    assert result.count == squat_six.count
+    assert sum("set aside" in note for note in result.notes) == 2
+    blind = PoseCounter(PoseCounterConfig(prior_min_fit=None)).count(squat_six.pose, wrong)
+    assert blind.count != squat_six.count
+
+
+def test_a_prior_that_fits_the_video_is_kept(squat_six) -> None:
+    right = ActionPrior("squat", moving_joints=["root", "l_hip", "r_hip", "l_knee", "r_knee"], cycle_s=(1.0, 4.0))
+    result = PoseCounter().count(squat_six.pose, right)
+    assert result.count == squat_six.count and not any("set aside" in note for note in result.notes)
+    assert any("10 of 34 candidate signals" in note for note in result.notes)
+    assert any("period searched in 0.60–6.40 s" in note for note in result.notes)
