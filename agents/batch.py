@@ -25,9 +25,8 @@ How:
 - An item with `choices` is a multiple-choice question scored by a `ChoiceScorer` backend
   instead of generated; the scores are stored as JSON text (`structured.scores_text`) under a
   cache key that includes the mode and the options, so they never pass for generated answers.
-- `export_batch_jsonl` / `import_batch_jsonl` move the same items through the OpenAI Batch API
-  files (input: `custom_id`, `method`, `url`, `body`; output: `custom_id`, `response`
-  {`status_code`, `request_id`, `body`}, `error` {`code`, `message`}) into the same cache.
+- `batch_api.export_batch_jsonl` / `import_batch_jsonl` move the same items through OpenAI
+  Batch API files into the same cache.
 """
 
 from __future__ import annotations
@@ -64,7 +63,6 @@ from countllm.agents.llm.structured import scores_text
 
 log = logging.getLogger(__name__)
 
-BATCH_URL = "/v1/chat/completions"  # the only endpoint the export writes requests for
 Parse = Callable[[str], Any]
 
 
@@ -314,7 +312,7 @@ class ResponseCache:
         return None if row is None else row[0]
 
 
-def _cached_outcome(item_key: str, hit: CachedAnswer, parse: Parse | None) -> ItemOutcome | None:
+def cached_outcome(item_key: str, hit: CachedAnswer, parse: Parse | None) -> ItemOutcome | None:
     """The outcome of a cache hit, or None if the current `parse` rejects the cached text.
 
     `parse` is re-applied (pure, no call) so a hit returns the same type as a fresh answer; a
@@ -478,7 +476,7 @@ class BatchRunner:
 
     def _groups(self, items: list[BatchItem]) -> list[_Group]:
         """Group items by cache key, refusing duplicate item keys (each must be done once)."""
-        _check_unique_keys(items)
+        check_unique_keys(items)
         groups: dict[str, _Group] = {}
         model = self.backend.model_id
         for item in items:
@@ -487,9 +485,9 @@ class BatchRunner:
         return list(groups.values())
 
     def _from_cache(self, group: _Group, parse: Parse | None) -> list[ItemOutcome] | None:
-        """Outcomes from the cache, or None if the group must be asked (see `_cached_outcome`)."""
+        """Outcomes from the cache, or None if the group must be asked (see `cached_outcome`)."""
         hit = self.cache.get(group.cache_key)
-        first = _cached_outcome(group.items[0].key, hit, parse) if hit is not None else None
+        first = cached_outcome(group.items[0].key, hit, parse) if hit is not None else None
         if first is None:
             return None
         return [dataclasses.replace(first, key=item.key) for item in group.items]
@@ -653,145 +651,8 @@ def _known_failure(group: _Group, record: FailureRecord) -> list[ItemOutcome]:
             for item in group.items]
 
 
-# ----------------------------------------------------------------------------- OpenAI Batch API files
-
-
-def request_body(model: str, item: BatchItem) -> dict[str, Any]:
-    """The chat-completions request body for an item, as the Batch API input file wants it."""
-    from countllm.agents.llm.openai_backend import chat_request_body  # noqa: PLC0415 — openai on demand
-
-    return chat_request_body(model, item.messages, item.config)
-
-
-def export_batch_jsonl(items: list[BatchItem], path: Path | str, model: str,
-                       cache: ResponseCache | None = None) -> int:
-    """Write one Batch API request per line for the items not yet answered; returns how many.
-
-    `custom_id` is the item key. With a `cache`, answered items are skipped and each exported
-    item's model is remembered there, so `import_batch_jsonl` can rebuild its cache key even
-    though the output names a dated model snapshot rather than the name that was asked.
-    """
-    path = Path(path)
-    _check_unique_keys(items)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    with path.open("w", encoding="utf-8") as fh:
-        for item in items:
-            if item.choices is not None:
-                raise ValueError(f"{item.key}: a scored (multiple-choice) item cannot go through the Batch API")
-            key = cache_key(model, item.messages, item.config)
-            if cache is not None and key in cache:
-                continue
-            line = {"custom_id": item.key, "method": "POST", "url": BATCH_URL, "body": request_body(model, item)}
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-            written += 1
-            if cache is not None:
-                cache.record_export(item.key, key, model, path)
-    return written
-
-
-def import_batch_jsonl(path: Path | str, cache: ResponseCache, items: list[BatchItem], parse: Parse | None = None,
-                       *, model: str | None = None) -> BatchReport:
-    """Read a Batch API output (or error) file into the cache and the failure table.
-
-    Answers are parsed like live ones; an item answered in the cache already keeps its answer.
-    Items with no line in the file and no cached answer are reported (and recorded) as failed,
-    so a partial batch cannot pass silently. `model` (the name the requests were made with)
-    defaults to the one `export_batch_jsonl(..., cache=cache)` recorded.
-    """
-    t0 = time.perf_counter()
-    path = Path(path)
-    _check_unique_keys(items)
-    by_key = {item.key: item for item in items}
-    lines: dict[str, dict[str, Any]] = {}
-    for line in _read_output_lines(path):
-        custom_id = line.get("custom_id")
-        if custom_id not in by_key:
-            raise ValueError(f"{path}: custom_id {custom_id!r} is not one of the given items")
-        if custom_id in lines:
-            raise ValueError(f"{path}: custom_id {custom_id!r} appears twice")
-        lines[custom_id] = line
-    model = model if model is not None else _exported_model(cache, list(lines) or list(by_key))
-    outcomes = {item.key: _import_item(item, lines.get(item.key), cache, parse, model) for item in items}
-    failures = [o for o in outcomes.values() if o.status == "failed"]
-    hits = sum(o.cached for o in outcomes.values())
-    return BatchReport(outcomes, 0, hits, failures, time.perf_counter() - t0)
-
-
-def _check_unique_keys(items: Iterable[BatchItem]) -> None:
+def check_unique_keys(items: Iterable[BatchItem]) -> None:
     """Each item is done exactly once, which needs unique keys: a duplicate is a caller bug."""
     dupes = sorted(key for key, n in Counter(item.key for item in items).items() if n > 1)
     if dupes:
         raise ValueError(f"duplicate item keys (each item needs a unique key): {dupes[:10]}")
-
-
-def _read_output_lines(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file; a malformed line is an error naming its number."""
-    lines = []
-    with path.open(encoding="utf-8") as fh:
-        for number, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                lines.append(json.loads(raw))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON: {exc}") from exc
-    return lines
-
-
-def _exported_model(cache: ResponseCache, item_keys: list[str]) -> str:
-    """The one model the export recorded for these items (a Batch API file has one model)."""
-    models = {model for key in item_keys if (model := cache.exported_model(key)) is not None}
-    if len(models) != 1:
-        raise ValueError(f"cannot tell which model the batch was made with (recorded: {sorted(models)}); "
-                         "export with cache=... or pass model=...")
-    return models.pop()
-
-
-def _import_item(item: BatchItem, line: dict[str, Any] | None, cache: ResponseCache, parse: Parse | None,
-                 model: str) -> ItemOutcome:
-    """One item into the cache (answer) or the failure table (error, unparseable, missing)."""
-    key = cache_key(model, item.messages, item.config, item.choices)
-    cached = cache.get(key)
-    hit = _cached_outcome(item.key, cached, parse) if cached is not None else None
-    if hit is not None:  # answered before (or skipped at export): ok results are never replaced
-        return hit
-    text: str | None
-    error: str | None
-    if line is None:
-        text, error = None, "no line for this item in the batch output"
-    else:
-        text, error = _line_text(line)
-    parsed = None
-    if error is None and parse is not None:
-        try:
-            parsed = parse(text or "")
-        except ValueError as exc:
-            error = f"unparseable answer: {exc}"
-    if error is not None:
-        cache.record_failure(key, item.key, model, error, text, 1)
-        return ItemOutcome(item.key, "failed", text, None, error, 1, False)
-    usage = (line or {}).get("response", {}).get("body", {}).get("usage") or {}
-    completion = Completion(text or "", model, usage.get("prompt_tokens"), usage.get("completion_tokens"))
-    cache.put(key, item.key, completion, parsed, 1)
-    return ItemOutcome(item.key, "ok", text, parsed, None, 1, False)
-
-
-def _line_text(line: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(answer text, error) of one output line; the error is None exactly when it answered."""
-    if line.get("error"):
-        err = line["error"]
-        return None, f"batch error {err.get('code')}: {err.get('message')}"
-    response = line.get("response") or {}
-    body = response.get("body") or {}
-    status = response.get("status_code")
-    if status != 200:
-        message = (body.get("error") or {}).get("message", "") if isinstance(body, dict) else ""
-        return None, f"HTTP {status}: {message}".rstrip(": ")
-    try:
-        content = body["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError):
-        return None, "response body has no choices[0].message.content"
-    if content is None:
-        return None, "response has no text content (refusal or tool call)"
-    return content, None

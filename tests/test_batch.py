@@ -32,10 +32,9 @@ from countllm.agents.batch import (
     BatchRunner,
     ResponseCache,
     cache_key,
-    export_batch_jsonl,
     retry_config,
-    import_batch_jsonl,
 )
+from countllm.agents.batch_api import export_batch_jsonl, import_batch_jsonl
 from countllm.agents.llm.base import (
     ChatMessage,
     Completion,

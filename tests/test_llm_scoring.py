@@ -17,7 +17,7 @@ pytest.importorskip("transformers")
 import torch  # noqa: E402
 
 from countllm.agents.batch import BatchConfig, BatchItem, BatchRunner, ResponseCache, cache_key  # noqa: E402
-from countllm.agents.batch import export_batch_jsonl  # noqa: E402
+from countllm.agents.batch_api import export_batch_jsonl  # noqa: E402
 from countllm.agents.llm.base import ChatMessage, Choices, GenerationConfig, supports_choices  # noqa: E402
 from countllm.agents.llm.local_backend import TransformersBackend  # noqa: E402
 from countllm.agents.llm.openai_backend import OpenAIBackend  # noqa: E402

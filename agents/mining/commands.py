@@ -132,7 +132,7 @@ def run_items(args: argparse.Namespace, runner: Any, items: list, parse: Callabl
 
     Returns the BatchReport of the run, or None when `--export-batch` wrote a file instead.
     """
-    from countllm.agents.batch import export_batch_jsonl, import_batch_jsonl  # noqa: PLC0415
+    from countllm.agents.batch_api import export_batch_jsonl, import_batch_jsonl  # noqa: PLC0415
 
     if args.import_batch:
         try:
@@ -211,7 +211,9 @@ def _summary(result: Any, seconds: float, paths: list[Path]) -> str:
         f"model {result.model_id} ({result.config.decoding}): {n_items} questions, {report.calls_made} calls ({rate:.2f} calls/s), "
         f"{report.cache_hits} from cache, {len(report.failures)} failed "
         f"({len(report.failures) / max(n_items, 1):.0%}) in {seconds:.1f} s",
-        f"answers: {len(tally.unmatched)} names matched no action, {tally.self_mentions} named the action itself",
+        (f"answers: {len(tally.unmatched)} names matched no action, {tally.self_mentions} named the action itself"
+         if result.config.decoding == "free-generation" else
+         "answers: the best-scored names of each category (nothing to parse or map)"),
         f"matrix: {len(result.vocab)} actions, {int(result.matrix.sum())} pairs, density {result.density:.3f}"
         + (f"; {len(result.label_rows)} rows from labels" if result.label_rows else ""),
         "wrote " + ", ".join(str(p) for p in paths),
