@@ -144,9 +144,14 @@ def _add_mine(sub: argparse._SubParsersAction) -> None:
     pr = kinds.add_parser("priors", help="phases, moving joints, cycle duration of each action (DESIGN.md §5)")
     pr.add_argument("--actions", type=Path, required=True, help="text file (one action a line) or CSV with a name column")
     pr.add_argument("--out", type=Path, required=True, help="output JSON file")
-    pr.add_argument("--rounds", type=int, default=2, help="answers asked per action; the first valid one is kept")
+    pr.add_argument("--rounds", type=int, default=2, help="rounds per question: scored questions average their "
+                    "option scores over the rounds; free-generation questions keep the first valid answer")
     _add_llm_options(pr)
     pr.set_defaults(run=run_mine)
+    from countllm.agents.mining.commands import add_mining_options  # noqa: PLC0415 — argparse only, no models
+
+    for p_kind in (co, pr):
+        add_mining_options(p_kind)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,7 +48,7 @@ def _draw_signal(ax, result: CountResult, title: str) -> None:
         ax.text((cycle.start + cycle.end) / 2, 1.0, str(i + 1), transform=ax.get_xaxis_transform(),
                 ha="center", va="bottom", fontsize=8)
     if values is not None:
-        t = np.arange(len(values)) / fps
+        t = np.asarray(result.diagnostics.get("signal_times", np.arange(len(values)) / fps))
         ax.plot(t, values, color="tab:blue", lw=1.2, label=f"signal: {result.signal}")
         for name, color, marker in (("peaks", "tab:green", "v"), ("rejected_peaks", "tab:red", "x")):
             idx = np.asarray(result.diagnostics.get(name, []), dtype=int)

@@ -59,6 +59,7 @@ class StageConfig:
     tasks: dict[str, float]  # task → sampling weight
     init_from: str | None = None  # the previous stage's final checkpoint
     model: dict[str, Any] = field(default_factory=dict)  # VideoLLMConfig fields, for a fresh model
+    prompt: dict[str, Any] = field(default_factory=dict)  # PromptConfig fields overriding the checkpoint's
     data: DataConfig = field(default_factory=DataConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     seed: int = 0

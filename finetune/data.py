@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from countllm.pose.gaps import interpolate_gaps
 from countllm.pose.io import load_pose_file
+from countllm.pose.layouts import H36M, H36M_JOINTS
 from countllm.synthetic.skeleton import EXERCISES, SyntheticConfig, make_sequence
 from countllm.types import Pose, Segment
 from countllm.videollm.answer_format import format_answer, format_exercise_answer
@@ -61,6 +62,10 @@ class DataConfig:
     real_fps: float = 30.0
     real_split: str = "train"
     val_fraction: float = 1 / 3
+    # Count-preserving augmentation of real training clips (never of validation clips): each clip
+    # is also replayed at these speed factors, and mirrored left↔right when `real_mirror` is set.
+    real_speeds: tuple[float, ...] = ()
+    real_mirror: bool = False
 
     def __post_init__(self) -> None:
         if self.real_split not in SPLITS:
@@ -118,6 +123,27 @@ def bbox_normalise(pose: Pose) -> Pose:
     return Pose(j, pose.valid, pose.fps, pose.layout, pose.source, pose.visibility, pose.interpolated_frames)
 
 
+MIRRORED = [H36M[n.replace("l_", "@").replace("r_", "l_").replace("@", "r_")] for n in H36M_JOINTS]
+
+
+def augmented_poses(pose: Pose, speeds: tuple[float, ...], mirror: bool) -> list[tuple[str, Pose]]:
+    """The clip itself plus count-preserving variants: faster/slower replays and the mirror image.
+
+    Replaying at speed s only relabels the frame rate (the encoder resamples by time), so the
+    motion is the same with every period divided by s; mirroring swaps left and right joints
+    and flips x, which a person facing the other way would produce.
+    """
+    variants = [("", pose)]
+    for s in speeds:
+        variants.append((f"@x{s:g}", replace(pose, fps=pose.fps * s)))
+    if mirror:
+        for tag, p in list(variants):
+            j = p.joints[:, MIRRORED].copy()
+            j[:, :, 0] = -j[:, :, 0]
+            variants.append((tag + "@mirror", replace(p, joints=j)))
+    return variants
+
+
 def synthetic_clips(cfg: DataConfig, encoder: MotionEncoderConfig) -> list[Clip]:
     rng = random.Random(cfg.synthetic_seed)
     clips = []
@@ -146,15 +172,20 @@ def real_clips(cfg: DataConfig, encoder: MotionEncoderConfig, split: str | None 
     media = Path(cfg.real_media_dir or Path(cfg.real_annotations).parent)
     clips = []
     chosen = [a for a in annotations if split == "all" or split_of(a.name, cfg.val_fraction) == split]
+    augment = split == "train" and (cfg.real_speeds or cfg.real_mirror)
     for ann in tqdm(chosen, desc=f"real clips ({split})", unit="clip", leave=False):
         fps = ann.fps or cfg.real_fps
         pose = load_pose_file(media / ann.name, fps)
-        feats = encode(encoder, pose=pose)
         cycles = cycles_seconds(ann, fps) if ann.cycle_frames and ann.cycles_agree else None
         kind = ann.action_type
         action = ACTION_NAMES.get(kind, kind.replace("_", " ")) if kind else None
-        clips.append(Clip(feats, ann.count, cycles, action, (len(pose) - 1) / fps, ann.name,
-                          density_target(cycles, feats.times) if cycles else None))
+        variants = augmented_poses(pose, cfg.real_speeds, cfg.real_mirror) if augment else [("", pose)]
+        for tag, variant in variants:
+            scale = pose.fps / variant.fps  # times shrink by the replay speed
+            var_cycles = [Segment(c.start * scale, c.end * scale) for c in cycles] if cycles else None
+            feats = encode(encoder, pose=variant)
+            clips.append(Clip(feats, ann.count, var_cycles, action, (len(variant) - 1) / variant.fps,
+                              ann.name + tag, density_target(var_cycles, feats.times) if var_cycles else None))
     return clips
 
 

@@ -20,7 +20,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from countllm.videollm.backbone import load_backbone
 from countllm.videollm.checkpoint import load_checkpoint, save_checkpoint
 from countllm.videollm.inputs import collate
 from countllm.videollm.model import VideoLLM, VideoLLMConfig
+from countllm.videollm.prompting import PromptConfig
 from countllm.finetune.config import PhaseConfig, StageConfig, load_stage_config
 from countllm.finetune.data import Clip, make_sample, real_clips, synthetic_clips
 from countllm.finetune.validate import validate
@@ -43,9 +44,13 @@ STATE_FILE = "trainer_state.pt"
 # --------------------------------------------------------------------------- model and data
 def build_model(cfg: StageConfig) -> VideoLLM:
     if cfg.init_from is not None:
-        return load_checkpoint(cfg.init_from, trainable=True)
-    model_cfg = VideoLLMConfig.from_dict(cfg.model)
-    return VideoLLM(model_cfg, load_backbone(model_cfg.backbone, trainable=True))
+        model = load_checkpoint(cfg.init_from, trainable=True)
+    else:
+        model_cfg = VideoLLMConfig.from_dict(cfg.model)
+        model = VideoLLM(model_cfg, load_backbone(model_cfg.backbone, trainable=True))
+    if cfg.prompt:
+        model.set_prompt(PromptConfig(**{**asdict(model.cfg.prompt), **cfg.prompt}))
+    return model
 
 
 def set_trainable(model: VideoLLM, parts: tuple[str, ...]) -> list[dict[str, Any]]:

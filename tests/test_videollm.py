@@ -256,3 +256,54 @@ def test_unparseable_answer_is_an_error_not_a_number(tmp_path, tiny_model, squat
         VideoLLMCounter(folder).count(make_sequence(SyntheticConfig(n_reps=3)).pose)
     code = cli.main(["count", str(squat_h36m_file), "--method", "videollm", "--model", str(folder)])
     assert code == 2 and "video-LLM's answer" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- the shipped default
+def test_shipped_default_counts_and_evaluates(tmp_path, squat_h36m_file, squat_sequence, capsys):
+    """`--method videollm` works out of the box: the trained default + SmolLM2 from the wheel."""
+    code = cli.main(["count", str(squat_h36m_file), "--method", "videollm", "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 0 and payload["method"] == "videollm"
+    assert abs(payload["count"] - squat_sequence.count) <= 1
+    assert len(payload["cycles"]) == payload["count"] and any("video-LLM answer" in n for n in payload["notes"])
+    csv = tmp_path / "ann.csv"
+    csv.write_text(f"type,name,count\nsquat,{squat_h36m_file.name},{squat_sequence.count}\n"
+                   "squat,missing.npy,3\n")
+    assert cli.main(["eval", "--annotations", str(csv), "--media-dir", str(squat_h36m_file.parent),
+                     "--method", "videollm", "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["metrics"]["n_items"] == 2 and report["metrics"]["n_failed"] == 1  # the missing file, recorded
+
+
+# ----------------------------------------------------------------------------- training data
+def test_real_clips_are_split_and_augmented(tmp_path, squat_sequence):
+    from countllm.finetune.data import DataConfig, real_clips, split_of
+
+    names = [f"clip{i}.npy" for i in range(12)]
+    for n in names:
+        np.save(tmp_path / n, squat_sequence.pose.joints)
+    frames = [f"{int(c.start * 30)},{int(c.end * 30)}" for c in squat_sequence.cycles]
+    header = "type,name,count," + ",".join(f"L{i}" for i in range(1, 2 * len(frames) + 1))
+    rows = [f"squat,{n},{squat_sequence.count},{','.join(frames)}" for n in names]
+    (tmp_path / "a.csv").write_text("\n".join([header, *rows]) + "\n")
+    cfg = DataConfig(real_annotations=str(tmp_path / "a.csv"), real_speeds=(0.5,), real_mirror=True)
+    train, val = real_clips(cfg, MotionEncoderConfig(), "train"), real_clips(cfg, MotionEncoderConfig(), "val")
+    n_val = sum(split_of(n, cfg.val_fraction) == "val" for n in names)
+    assert len(val) == n_val and len(train) == 4 * (12 - n_val)  # itself, half speed, and both mirrored
+    assert not {c.source for c in val} & {c.source.split("@")[0] for c in train}
+    slow = next(c for c in train if c.source.endswith("@x0.5"))
+    plain = next(c for c in train if "@" not in c.source)
+    assert slow.duration_s == pytest.approx(2 * plain.duration_s, rel=1e-6)
+    assert slow.cycles[0].start == pytest.approx(2 * plain.cycles[0].start)
+    assert float(slow.density.sum()) == pytest.approx(squat_sequence.count, abs=1e-4) and slow.action == "squat"
+
+
+def test_mirror_swaps_sides():
+    from countllm.finetune.data import augmented_poses
+    from countllm.pose.layouts import H36M
+    from countllm.types import Pose
+
+    j = np.zeros((3, 17, 3), np.float32)
+    j[:, H36M["l_wrist"], 0] = 1.0
+    (_, _), (_, mirrored) = augmented_poses(Pose(j, np.ones(3, bool), 30.0, "h36m17"), (), True)
+    assert mirrored.joints[0, H36M["r_wrist"], 0] == -1.0 and mirrored.joints[0, H36M["l_wrist"], 0] == 0.0

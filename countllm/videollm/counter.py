@@ -95,11 +95,11 @@ class VideoLLMCounter:
             notes.append("cycle boundaries from the periodicity transformer's density (the answer gave the count only)")
         periods = [c.duration for c in cycles]
         return CountResult(
-            count=parsed.count, cycles=cycles, method="videollm",
+            count=parsed.count, cycles=cycles, method="videollm", signal="count curve (cumulative density)",
             confidence=float(np.exp(-abs(parsed.count - estimate))),  # LM and density head agree → 1
             period_s=float(np.median(periods)) if periods else None, fps=pose.fps,
             duration_s=(len(pose) - 1) / pose.fps if len(pose) else 0.0, notes=notes,
-            diagnostics={"density": density, "density_times": times},
+            diagnostics={"density": density, "signal_values": np.cumsum(density), "signal_times": times},
         )
 
     def name_exercise(self, pose: Pose, question: str | None = None) -> str:

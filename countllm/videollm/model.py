@@ -16,7 +16,7 @@ hundreds of times cheaper than a full step.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -89,6 +89,11 @@ class VideoLLM(nn.Module):
         self.prompts = PromptBuilder.from_config(cfg.prompt, backbone.tokenizer)
         digits = digit_token_ids(backbone.tokenizer) if cfg.projector.numeric_tokens else []
         self.register_buffer("digit_ids", torch.tensor(digits, dtype=torch.long), persistent=False)
+
+    def set_prompt(self, prompt: PromptConfig) -> None:
+        """Switch the prompt (e.g. the no-template ablation continuing from a checkpoint)."""
+        self.cfg = replace(self.cfg, prompt=prompt)
+        self.prompts = PromptBuilder.from_config(prompt, self.backbone.tokenizer)
 
     # ------------------------------------------------------------------ visual tokens
     def visual_tokens(self, batch: VideoBatch) -> tuple[torch.Tensor, PeriodicityOutput]:
