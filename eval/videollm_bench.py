@@ -56,7 +56,8 @@ def child_train(quantization: str, steps: int, checkpoint: str | None) -> dict[s
     model = VideoLLM(cfg, load_backbone(cfg.backbone))
     phase = PhaseConfig(name="bench", steps=steps, batch_size=4, loss=LossWeights(1.0, 0.5, 0.5))
     optimizer, _ = make_optimizer(model, phase)
-    sampler = BatchSampler(synthetic_clips(DataConfig(synthetic_clips=16), cfg.encoder), {"count": 1.0}, model, 0)
+    clips = {"synthetic": synthetic_clips(DataConfig(synthetic_clips=16), cfg.encoder)}
+    sampler = BatchSampler(clips, {"count": 1.0}, model, 0)
     model.train()
     times = []
     for _ in range(steps + 1):  # the first step warms up and is not timed

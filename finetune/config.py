@@ -33,6 +33,7 @@ class PhaseConfig:
     lora_lr: float = 2e-4
     warmup_steps: int = 10
     weight_decay: float = 0.01
+    max_grad_norm: float = 1.0  # clip the global gradient norm (0: off)
 
     def __post_init__(self) -> None:
         unknown = set(self.train) - set(TRAINABLE_PARTS)

@@ -66,8 +66,14 @@ class DataConfig:
     # is also replayed at these speed factors, and mirrored left↔right when `real_mirror` is set.
     real_speeds: tuple[float, ...] = ()
     real_mirror: bool = False
+    # Share of training items drawn from real clips (None: clips drawn uniformly from both pools,
+    # so augmentation silently shifts the mix). The real clips are the target domain but few;
+    # the synthetic ones are many and exact.
+    real_fraction: float | None = None
 
     def __post_init__(self) -> None:
+        if self.real_fraction is not None and not 0.0 <= self.real_fraction <= 1.0:
+            raise ValueError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
         if self.real_split not in SPLITS:
             raise ValueError(f"unknown split {self.real_split!r}; choose one of {', '.join(SPLITS)}")
 

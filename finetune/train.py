@@ -77,11 +77,12 @@ def make_optimizer(model: VideoLLM, phase: PhaseConfig) -> tuple[torch.optim.Opt
     return optimizer, schedule
 
 
-def load_clips(cfg: StageConfig, model: VideoLLM) -> tuple[list[Clip], list[Clip]]:
-    """Training clips, and held-out validation clips (real val split, else fresh synthetic)."""
+def load_clips(cfg: StageConfig, model: VideoLLM) -> tuple[dict[str, list[Clip]], list[Clip]]:
+    """Training clips by pool (synthetic, real), and held-out validation clips (real val split,
+    else fresh synthetic)."""
     encoder = model.cfg.encoder
-    train = synthetic_clips(cfg.data, encoder) + real_clips(cfg.data, encoder)
-    if not train:
+    train = {"synthetic": synthetic_clips(cfg.data, encoder), "real": real_clips(cfg.data, encoder)}
+    if not any(train.values()):
         raise ValueError(f"stage {cfg.stage!r}: no training clips (synthetic_clips is 0 and no real data)")
     val = real_clips(cfg.data, encoder, split=cfg.validation.split) if cfg.data.real_annotations else []
     if not val:
@@ -92,17 +93,31 @@ def load_clips(cfg: StageConfig, model: VideoLLM) -> tuple[list[Clip], list[Clip
 
 
 class BatchSampler:
-    """Random clip + task (by weight) per item; a clip that cannot answer a task is redrawn."""
+    """Random clip + task (by weight) per item; a clip that cannot answer a task is redrawn.
 
-    def __init__(self, clips: list[Clip], tasks: dict[str, float], model: VideoLLM, seed: int) -> None:
-        self.clips, self.model, self.rng = clips, model, random.Random(seed)
+    With `real_fraction`, an item comes from the real pool with that probability (when both
+    pools have clips); otherwise every clip is equally likely.
+    """
+
+    def __init__(self, pools: dict[str, list[Clip]], tasks: dict[str, float], model: VideoLLM, seed: int,
+                 real_fraction: float | None = None) -> None:
+        self.pools = {k: v for k, v in pools.items() if v}
+        self.all = [c for v in self.pools.values() for c in v]
+        self.real_fraction = real_fraction if len(self.pools) == 2 else None
+        self.model, self.rng = model, random.Random(seed)
         self.tasks, self.weights = list(tasks), list(tasks.values())
+
+    def clip(self) -> Clip:
+        if self.real_fraction is None:
+            return self.rng.choice(self.all)
+        pool = "real" if self.rng.random() < self.real_fraction else "synthetic"
+        return self.rng.choice(self.pools[pool])
 
     def batch(self, size: int) -> Any:
         samples = []
         while len(samples) < size:
             task = self.rng.choices(self.tasks, self.weights)[0]
-            sample = make_sample(self.rng.choice(self.clips), task, self.model.prompts, self.rng)
+            sample = make_sample(self.clip(), task, self.model.prompts, self.rng)
             if sample is not None:
                 samples.append(sample)
         return collate(samples, self.model.prompts)
@@ -152,6 +167,8 @@ def run_phase(ctx: dict[str, Any], phase: PhaseConfig, first_step: int, phase_st
             batch = ctx["sampler"].batch(phase.batch_size).to(accelerator.device)
             out = ctx["wrapped"](batch, phase.loss)
             accelerator.backward(out.loss)
+            if phase.max_grad_norm > 0 and accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(ctx["wrapped"].parameters(), phase.max_grad_norm)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
@@ -209,12 +226,13 @@ def setup(config: str | Path, overrides: list[str] | tuple[str, ...] = (), resum
     history = _history(cfg)
     ctx: dict[str, Any] = {"cfg": cfg, "raw": raw, "model": model, "accelerator": accelerator, "out": out,
                            "val": val, "history": history, "started": time.perf_counter(),
-                           "sampler": BatchSampler(train, cfg.tasks, model, seed)}
+                           "sampler": BatchSampler(train, cfg.tasks, model, seed, cfg.data.real_fraction)}
     ctx["state"] = _resume(out, model, ctx["sampler"]) if resume else None
     if not resume:
         (out / "log.jsonl").unlink(missing_ok=True)
     ctx["wrapped"] = accelerator.prepare(model)
-    log(ctx, {"event": "start", "stage": cfg.stage, "train_clips": len(train), "val_clips": len(val),
+    log(ctx, {"event": "start", "stage": cfg.stage, "train_clips": {k: len(v) for k, v in train.items()},
+              "val_clips": len(val),
               "resumed_at": ctx["state"]["step"] if ctx["state"] else 0, "processes": accelerator.num_processes})
     _run_phases(ctx)
     return _finish(ctx)

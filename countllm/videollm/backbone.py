@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from countllm.default_lm import DefaultModelMissing, ensure_default_model
+
 QUANTIZATIONS = ("none", "4bit", "8bit")
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -45,9 +47,10 @@ class BackboneUnavailable(RuntimeError):
 def resolve_path(cfg: BackboneConfig) -> Path:
     """The model folder to load; converts the default once when no path is given."""
     if cfg.path is None:
-        from countllm.agents.llm.local_backend import ensure_default_model  # noqa: PLC0415
-
-        return ensure_default_model()
+        try:
+            return ensure_default_model()
+        except DefaultModelMissing as exc:
+            raise BackboneUnavailable(str(exc)) from None
     path = Path(cfg.path).expanduser()
     if not (path / "config.json").is_file():
         raise BackboneUnavailable(f"{path}: not a Hugging Face model folder (no config.json); pass a local "
@@ -92,11 +95,12 @@ def load_backbone(cfg: BackboneConfig, adapter: Path | None = None, trainable: b
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
     path = resolve_path(cfg)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     quant = quantization_config(cfg)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, cfg.dtype), quantization_config=quant)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, cfg.dtype), quantization_config=quant,
+                                                 local_files_only=True)
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     elif cfg.gradient_checkpointing:
