@@ -12,6 +12,8 @@ with the install hint when bitsandbytes is absent, never silently loading full p
 from __future__ import annotations
 
 import importlib.util
+import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,13 @@ class Backbone:
 def load_backbone(cfg: BackboneConfig, adapter: Path | None = None, trainable: bool = True) -> Backbone:
     """Load tokenizer + LM, then attach a new LoRA (or the saved `adapter`)."""
     import torch  # noqa: PLC0415
+
+    # bitsandbytes, imported by peft, logs at import that an optional CPU kernel from the model hub
+    # is absent (it is never fetched here); the fallback matters only for 4-bit on CPU, which the
+    # returned `info` states instead of a warning on every run.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    # peft still reads transformers' deprecated `is_gradient_checkpointing`; nothing for a user to act on.
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training  # noqa: PLC0415
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
@@ -116,6 +125,8 @@ def load_backbone(cfg: BackboneConfig, adapter: Path | None = None, trainable: b
         model = get_peft_model(model, lora)
     info = {"path": str(path), "model_type": getattr(model.config, "model_type", "?"),
             "parameters": sum(p.numel() for p in model.parameters()), "quantization": cfg.quantization}
+    if quant is not None and not torch.cuda.is_available():
+        info["note"] = f"{cfg.quantization} on CPU runs bitsandbytes' portable kernels: it saves memory, not time"
     return Backbone(model=model, tokenizer=tokenizer, path=path, info=info)
 
 
