@@ -163,7 +163,8 @@ def format_rows(rows: list[tuple[str, str | None, dict[str, Any]]], base: dict[s
         else:
             figure = f"{r['s_per_question'] * 1000:.0f} ms/question"
             ratio = f"{r['s_per_question'] / base['s_per_question']:.0f}×" if "s_per_question" in base else ""
-        answer = f"{r.get('answer', '')!r} (count {r.get('count')}, truth {r.get('truth')})" if "truth" in r else ""
+        said = f"{r['answer']!r} → " if "answer" in r else ""
+        answer = f"{said}count {r.get('count')}, truth {r.get('truth')}" if "truth" in r else ""
         lines.append(f"{name:44s} {figure:>22s} {ratio:>12s} {r['peak_rss_mb']:>8.0f}MB  {answer}")
     return "\n".join(lines)
 
