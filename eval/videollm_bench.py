@@ -23,6 +23,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 VARIANTS = {"fp32": "none", "4bit": "4bit", "8bit": "8bit"}
@@ -77,7 +78,7 @@ def child_infer(quantization: str, repeats: int, checkpoint: str | None) -> dict
 
     from countllm.videollm.answer_format import UnparseableAnswer, parse_answer  # noqa: PLC0415
     from countllm.videollm.backbone import load_backbone  # noqa: PLC0415
-    from countllm.videollm.checkpoint import load_checkpoint, read_config  # noqa: PLC0415
+    from countllm.videollm.checkpoint import load_checkpoint, load_trained_parts, read_config  # noqa: PLC0415
     from countllm.videollm.counter import default_checkpoint  # noqa: PLC0415
     from countllm.videollm.inputs import Sample, collate  # noqa: PLC0415
     from countllm.videollm.model import VideoLLM  # noqa: PLC0415
@@ -89,11 +90,8 @@ def child_infer(quantization: str, repeats: int, checkpoint: str | None) -> dict
     else:  # same trained parts, base LM quantized: load the adapter onto a quantized backbone
         cfg = read_config(folder)
         cfg = replace(cfg, backbone=replace(cfg.backbone, quantization=quantization))
-        model = VideoLLM(cfg, load_backbone(cfg.backbone, adapter=folder / "adapter", trainable=False))
-        full = load_checkpoint(folder)
-        model.periodicity.load_state_dict(full.periodicity.state_dict())
-        model.projector.load_state_dict(full.projector.state_dict())
-        del full
+        model = VideoLLM(cfg, load_backbone(cfg.backbone, adapter=Path(folder) / "adapter", trainable=False))
+        load_trained_parts(model, folder)
         model.eval()
     seq = _clip()
     times, answers = [], []

@@ -30,7 +30,7 @@ import yaml
 from tqdm import tqdm
 
 from countllm.videollm.backbone import load_backbone
-from countllm.videollm.checkpoint import load_checkpoint, save_checkpoint
+from countllm.videollm.checkpoint import load_checkpoint, load_trained_parts, save_checkpoint
 from countllm.videollm.inputs import collate
 from countllm.videollm.model import VideoLLM, VideoLLMConfig
 from countllm.videollm.prompting import PromptConfig
@@ -139,14 +139,7 @@ def save_state(folder: Path, model: VideoLLM, optimizer: Any, schedule: Any, ste
 
 def restore_state(folder: Path, model: VideoLLM) -> dict[str, Any]:
     """Load trained parts from `folder` into `model`; return the trainer state."""
-    resumed = load_checkpoint(folder, trainable=True)
-    model.periodicity.load_state_dict(resumed.periodicity.state_dict())
-    model.projector.load_state_dict(resumed.projector.state_dict())
-    lora = {n: p for n, p in resumed.lm.named_parameters() if "lora_" in n}
-    with torch.no_grad():
-        for n, p in model.lm.named_parameters():
-            if "lora_" in n:
-                p.copy_(lora[n])
+    load_trained_parts(model, folder, adapter=True)
     return torch.load(folder / STATE_FILE, weights_only=False)
 
 

@@ -33,7 +33,8 @@ def validate(model: VideoLLM, clips: list[Clip], batch_size: int, generate: bool
             part = clips[start:start + batch_size]
             batch = collate([Sample(c.features, "count", question, source=c.source) for c in part], model.prompts)
             if generate:
-                texts, counts = model.generate(batch)
+                texts, out = model.generate(batch)
+                counts = out.count
                 answers.extend(_parsed_count(t) for t in texts)
             else:
                 counts = model.periodicity(batch.features, batch.frame_mask).count

@@ -66,8 +66,6 @@ def read_config(folder: str | Path) -> VideoLLMConfig:
 def load_checkpoint(folder: str | Path, backbone_path: str | None = None, trainable: bool = False,
                     device: str = "cpu") -> VideoLLM:
     """Rebuild a VideoLLM from `folder`: base LM from its path, then adapter and trained parts."""
-    from safetensors.torch import load_file  # noqa: PLC0415
-
     folder = Path(folder)
     cfg = read_config(folder)
     if backbone_path is not None:
@@ -78,11 +76,26 @@ def load_checkpoint(folder: str | Path, backbone_path: str | None = None, traina
     _check_template(folder, cfg.prompt.template)
     backbone = load_backbone(cfg.backbone, adapter=folder / "adapter", trainable=trainable)
     model = VideoLLM(cfg, backbone)
-    for name, filename in WEIGHT_FILES.items():
-        getattr(model, name).load_state_dict(load_file(str(folder / filename)), strict=True)
+    load_trained_parts(model, folder)
     model.to(device)
     model.train(trainable)
     return model
+
+
+def load_trained_parts(model: VideoLLM, folder: str | Path, adapter: bool = False) -> None:
+    """Load a checkpoint's periodicity transformer and projector (and with `adapter`, its LoRA
+    weights) into an already built model of the same configuration — no second base LM."""
+    from safetensors.torch import load_file  # noqa: PLC0415
+
+    folder = Path(folder)
+    for name, filename in WEIGHT_FILES.items():
+        getattr(model, name).load_state_dict(load_file(str(folder / filename)), strict=True)
+    if adapter:
+        from peft import set_peft_model_state_dict  # noqa: PLC0415
+
+        result = set_peft_model_state_dict(model.lm, load_file(str(folder / "adapter" / "adapter_model.safetensors")))
+        if result.unexpected_keys:
+            raise CheckpointError(f"{folder}: adapter weights do not fit this model: {result.unexpected_keys[:3]}")
 
 
 def _check_template(folder: Path, name: str) -> None:

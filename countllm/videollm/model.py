@@ -46,7 +46,7 @@ class VideoLLMConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VideoLLMConfig:
         """Inverse of to_dict; unknown keys are an error (a typo must not be ignored)."""
-        parts = {f.name: f.type for f in fields(cls)}
+        parts = {f.name for f in fields(cls)}
         kinds = {"encoder": MotionEncoderConfig, "periodicity": PeriodicityConfig, "projector": ProjectorConfig,
                  "backbone": BackboneConfig, "prompt": PromptConfig}
         unknown = set(data) - set(parts)
@@ -142,34 +142,36 @@ class VideoLLM(nn.Module):
             emb, prompt_len = self._sequence(i, batch, visual, with_answer=True)
             seqs.append(emb)
             labels.append([IGNORE] * prompt_len + list(batch.answers[i]))
-        length = max(len(s) for s in seqs)
-        hidden = seqs[0].shape[1]
-        inputs = torch.zeros(len(seqs), length, hidden, dtype=seqs[0].dtype, device=visual.device)
-        attention = torch.zeros(len(seqs), length, dtype=torch.long, device=visual.device)
-        target = torch.full((len(seqs), length), IGNORE, dtype=torch.long, device=visual.device)
-        for i, (s, lab) in enumerate(zip(seqs, labels)):  # right padding
-            inputs[i, : len(s)], attention[i, : len(s)] = s, 1
+        inputs, attention = pad_sequences(seqs, left=False)
+        target = torch.full(attention.shape, IGNORE, dtype=torch.long, device=visual.device)
+        for i, lab in enumerate(labels):
             target[i, : len(lab)] = torch.tensor(lab, device=visual.device)
         logits = self.lm(inputs_embeds=inputs, attention_mask=attention).logits  # (B, L, V)
         return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), target[:, 1:].flatten(), ignore_index=IGNORE)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def generate(self, batch: VideoBatch) -> tuple[list[str], torch.Tensor]:
-        """Greedy answers for every item, and the density head's counts (B,)."""
+    def generate(self, batch: VideoBatch) -> tuple[list[str], PeriodicityOutput]:
+        """Greedy answers for every item, and the periodicity outputs they were read from."""
         visual, out = self.visual_tokens(batch)
         seqs = [self._sequence(i, batch, visual, with_answer=False)[0] for i in range(len(batch))]
-        length = max(len(s) for s in seqs)
-        inputs = torch.zeros(len(seqs), length, seqs[0].shape[1], dtype=seqs[0].dtype, device=visual.device)
-        attention = torch.zeros(len(seqs), length, dtype=torch.long, device=visual.device)
-        for i, s in enumerate(seqs):  # left padding: every prompt ends where generation starts
-            inputs[i, length - len(s):], attention[i, length - len(s):] = s, 1
+        inputs, attention = pad_sequences(seqs, left=True)  # every prompt ends where generation starts
         tokenizer = self.backbone.tokenizer
         generated = self.lm.generate(inputs_embeds=inputs, attention_mask=attention, do_sample=False,
                                      max_new_tokens=self.cfg.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                      eos_token_id=tokenizer.eos_token_id)
         texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
-        return [t.strip() for t in texts], out.count
+        return [t.strip() for t in texts], out
 
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        return [p for p in self.parameters() if p.requires_grad]
+
+
+def pad_sequences(seqs: list[torch.Tensor], left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L_i, H) embeddings → (B, L, H) zero-padded on the right (training) or left (generation),
+    with the (B, L) attention mask."""
+    length = max(len(s) for s in seqs)
+    inputs = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[1])
+    attention = torch.zeros(len(seqs), length, dtype=torch.long, device=seqs[0].device)
+    for i, s in enumerate(seqs):
+        span = slice(length - len(s), length) if left else slice(0, len(s))
+        inputs[i, span], attention[i, span] = s, 1
+    return inputs, attention

@@ -28,8 +28,8 @@ MAX_COUNT = 99  # two digit tokens
 
 @dataclass(frozen=True)
 class ProjectorConfig:
-    hidden_mult: int = 2  # MLP width as a multiple of the LM's hidden size... capped below
-    max_hidden: int = 1024
+    hidden_mult: int = 2  # MLP width as a multiple of the LM's hidden size,
+    max_hidden: int = 1024  # but at most this (keeps the saved projector small for large LMs)
     numeric_tokens: bool = True
     count_sigma: float = 0.35  # in counts: 0.35 puts ~85 % of the mass on the nearest integer
 
@@ -41,10 +41,6 @@ class Projector(nn.Module):
         hidden = min(cfg.hidden_mult * lm_dim, cfg.max_hidden)
         self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, lm_dim))
         self.digit_offset = nn.Parameter(torch.zeros(2, lm_dim))  # tens, units
-
-    @property
-    def extra_tokens(self) -> int:
-        return 2 if self.cfg.numeric_tokens else 0
 
     def forward(self, tokens: torch.Tensor, count: torch.Tensor, digit_embeddings: torch.Tensor) -> torch.Tensor:
         """tokens (B, Q, D), count (B,), digit_embeddings (10, H) → (B, Q [+ 2], H)."""
