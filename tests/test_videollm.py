@@ -121,6 +121,7 @@ def test_cycles_from_density_skip_rests():
     assert len(cycles) == 5
     assert cycles[0].start == pytest.approx(1.0) and cycles[2].end == pytest.approx(4.0, abs=0.11)
     assert cycles[3].start == pytest.approx(6.0, abs=0.11) and cycles[4].end == pytest.approx(8.0, abs=0.11)
+    assert all(b.start >= a.end for a, b in zip(cycles, cycles[1:]))  # half-open, never overlapping
 
 
 # ----------------------------------------------------------------------------- model
@@ -134,8 +135,8 @@ def test_forward_losses_and_generate(tiny_model, squat_features):
     out.loss.backward()
     assert tiny_model.periodicity.queries.grad is not None  # the LM loss reaches the visual side
     tiny_model.zero_grad()
-    texts, counts = tiny_model.generate(collate([Sample(feats, "count", q)], tiny_model.prompts))
-    assert len(texts) == 1 and isinstance(texts[0], str) and counts.shape == (1,)
+    texts, out = tiny_model.generate(collate([Sample(feats, "count", q)], tiny_model.prompts))
+    assert len(texts) == 1 and isinstance(texts[0], str) and out.count.shape == (1,)
 
 
 def test_prompt_marks_video_and_template_switch(tiny_model):

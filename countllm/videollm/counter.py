@@ -53,6 +53,8 @@ def cycles_from_density(times: np.ndarray, density: np.ndarray, count: int) -> l
     cycles = []
     for k in range(1, count + 1):
         start = edges[int(np.searchsorted(cum, k - 1 + 1e-3, side="left")) - 1]
+        if cycles:  # the frame where one cycle hands over to the next belongs to the earlier one
+            start = max(start, cycles[-1].end)
         end = edges[min(int(np.searchsorted(cum, k - 1e-3, side="left")), len(edges) - 1)]
         cycles.append(Segment(float(start), float(max(end, start + 1e-3))))
     return cycles
@@ -77,9 +79,8 @@ class VideoLLMCounter:
         features = encode(model.cfg.encoder, pose=pose)
         sample = Sample(features, task, question or model.prompts.question(task), source=pose.source)
         batch = collate([sample], model.prompts)
-        texts, _ = model.generate(batch)
-        density = model.periodicity(batch.features, batch.frame_mask).density[0].detach().numpy()
-        return texts[0], density, features.times
+        texts, out = model.generate(batch)
+        return texts[0], out.density[0].numpy(), features.times
 
     def count(self, pose: Pose, question: str | None = None) -> CountResult:
         text, density, times = self.answer(pose, question, "count")
