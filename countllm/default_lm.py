@@ -16,8 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from countllm.errors import ModelUnavailable
 
-class DefaultModelMissing(RuntimeError):
+
+class DefaultModelMissing(ModelUnavailable):
     """The wheel carrying the default model is not installed (the message says how to install it)."""
 
 

@@ -21,12 +21,14 @@ from typing import Any
 import yaml
 from jinja2 import Environment, StrictUndefined, TemplateError
 
+from countllm.errors import CountLLMError
+
 ROLES = ("system", "user", "assistant")
 _KNOWN_KEYS = {"name", "version", "description", "variables", *ROLES}
 _ENV = Environment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
-class PromptError(ValueError):
+class PromptError(CountLLMError, ValueError):
     """A template that is missing, malformed, or rendered with the wrong variables."""
 
 

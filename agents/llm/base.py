@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from countllm.errors import CountLLMError, ModelUnavailable
+
 
 @dataclass(frozen=True)
 class ChatMessage:
@@ -38,7 +40,7 @@ class Completion:
     extra: dict = field(default_factory=dict)
 
 
-class LLMError(RuntimeError):
+class LLMError(CountLLMError, RuntimeError):
     """Base class; `retryable` tells the batch runner whether another try may succeed.
 
     `retry_after_s` carries a server's Retry-After hint (429/503) so the runner can wait as
@@ -68,7 +70,7 @@ class LLMBadRequest(LLMError):
     retryable = False
 
 
-class LLMUnavailable(LLMError):
+class LLMUnavailable(LLMError, ModelUnavailable):
     """The backend cannot be reached or loaded at all (wrong URL, missing model folder)."""
 
     retryable = False

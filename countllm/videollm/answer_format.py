@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from countllm.errors import ModelOutputError
 from countllm.types import CountResult, Segment
 
 _COUNT = re.compile(r"^\s*Count:\s*(\d{1,4})\s*\.\s*(.*)$", re.DOTALL)
@@ -24,7 +25,7 @@ _CYCLES = re.compile(r"^Cycles:\s*(none|(?:\d+(?:\.\d+)?-\d+(?:\.\d+)?)(?:,\s*\d
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
 
 
-class UnparseableAnswer(ValueError):
+class UnparseableAnswer(ModelOutputError):
     """The model's text does not follow the standardized answer format."""
 
     def __init__(self, text: str, reason: str) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from countllm.errors import ModelUnavailable
 from countllm.default_lm import DefaultModelMissing, ensure_default_model
 
 QUANTIZATIONS = ("none", "4bit", "8bit")
@@ -42,7 +43,7 @@ class BackboneConfig:
             raise ValueError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
 
 
-class BackboneUnavailable(RuntimeError):
+class BackboneUnavailable(ModelUnavailable):
     """The language model folder or a library it needs is missing; the message says how to fix it."""
 
 

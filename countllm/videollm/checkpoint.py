@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from countllm.errors import ModelUnavailable
 from countllm.prompt_templates import load_prompt, parse_prompt
 from countllm.videollm.backbone import load_backbone
 from countllm.videollm.model import VideoLLM, VideoLLMConfig
@@ -29,7 +30,7 @@ FORMAT_VERSION = 1
 WEIGHT_FILES = {"periodicity": "periodicity.safetensors", "projector": "projector.safetensors"}
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ModelUnavailable):
     """A checkpoint folder that is missing or incomplete; the message names the path and the fix."""
 
 

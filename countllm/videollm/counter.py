@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from countllm.errors import InputError
+from countllm.errors import ModelOutputError
 from countllm.types import CountResult, Pose, Segment
 from countllm.videollm.answer_format import UnparseableAnswer, parse_answer, parse_exercise_answer
 from countllm.videollm.inputs import Sample, collate
@@ -29,7 +29,7 @@ def default_checkpoint() -> Path:
     return Path(str(resources.files("countllm.videollm"))) / DEFAULT_DIR_NAME
 
 
-class AnswerError(InputError):
+class AnswerError(ModelOutputError):
     """The video-LLM answered something that does not follow the standardized format."""
 
 
