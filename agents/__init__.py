@@ -1,5 +1,6 @@
-"""The agent layer and LLM knowledge mining (issue #4).
+"""The agent layer: LLM backends (`llm/`), `countllm serve`, batch calls and knowledge mining.
 
-Installed as `countllm.agents`. Nothing here yet: it arrives with knowledge mining.
+Installed as `countllm.agents`. `mining/` mines action co-occurrence (docs/design.md §3) and
+semantic priors (§5) through `batch.BatchRunner`.
 The core library never imports this package.
 """

@@ -35,7 +35,7 @@ class CountOptions:
     (default 30, announced); for a video, an override for a container whose rate is wrong.
     `sample_fps` is the rate a video is analysed at: 10 fps resolves periods down to 0.4 s
     while keeping pose estimation fast enough for ≥ 3× real time on 2 cores.
-    `prior` is the semantic prior of the action being counted (DESIGN.md §5), when known: the
+    `prior` is the semantic prior of the action being counted (docs/design.md §5), when known: the
     pose counter then searches only its moving joints and its cycle duration range.
     `model` is the video-LLM checkpoint `method="videollm"` loads; the question is passed to it.
     """

@@ -1,4 +1,4 @@
-"""Semantic priors of actions (DESIGN.md §5): what moves, how long a cycle takes, what it contains.
+"""Semantic priors of actions (docs/design.md §5): what moves, how long a cycle takes, what it contains.
 
 Why: the pose counter otherwise picks whichever body signal repeats most cleanly, and for some
 actions the cleanest signal is the wrong one (a jumping jack's wrists pass their widest point
@@ -136,7 +136,7 @@ def singular(word: str) -> str:
 
 
 def normalize_label(text: str) -> str:
-    """DESIGN.md §2's label normalisation: lower case, abbreviations expanded, hyphens removed
+    """docs/design.md §2's label normalisation: lower case, abbreviations expanded, hyphens removed
     (push-up → pushup), underscores as spaces, punctuation dropped, nouns singular."""
     words = re.findall(r"[a-z0-9\-]+", text.lower().replace("_", " "))
     expanded = " ".join(ABBREVIATIONS.get(singular(w), singular(w)) for w in words)

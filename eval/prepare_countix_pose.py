@@ -1,10 +1,13 @@
 """Turn the Countix-Fitness pose bundle into what `countllm eval` reads.
 
-The bundle is one `.npz` of (T, 33, 3) float16 MediaPipe sequences plus a `gt.csv` of counts.
-`countllm eval` wants a RepCountA-style CSV and a folder with one `<name>.npy` per item, the
-layout users already keep their own pose data in, so the same command scores both.
+The bundle is a folder with `poses_mediapipe33_f16.npz` (one (T, 33, 3) float16 MediaPipe
+sequence per name) and `gt.csv` (`name,type,count`): the 148 clips of the public Countix-Fitness
+pose set, 8 exercise classes. It is research material and does not ship with countllm; point
+`--data` at wherever you keep a copy. `countllm eval` wants a RepCountA-style CSV and a folder
+with one `<name>.npy` per item, the layout users already keep their own pose data in, so the
+same command scores both.
 
-    python -m countllm.eval.prepare_countix_pose --data ../shared/data/countix_fitness_pose --out outputs/countix_pose
+    python -m countllm.eval.prepare_countix_pose --data PATH/TO/countix_fitness_pose --out outputs/countix_pose
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from countllm.videollm.prompting import PromptBuilder
 
 SPLITS = ("train", "val", "all")
 
-# Class names as people say them (LiFT's label normalisation, DESIGN.md §2, in reverse).
+# Class names as people say them (LiFT's label normalisation, docs/design.md §2, in reverse).
 ACTION_NAMES = {
     "bench_pressing": "bench press", "front_raise": "front raise", "lunge": "lunge", "pull_ups": "pull-up",
     "pull_up": "pull-up", "push_up": "push-up", "rope_pushdown": "rope pushdown", "sit_up": "sit-up",

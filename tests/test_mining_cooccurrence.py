@@ -1,4 +1,4 @@
-"""Co-occurrence mining (DESIGN.md §3): votes, consensus, paraphrase mapping, labels, files, cache.
+"""Co-occurrence mining (docs/design.md §3): votes, consensus, paraphrase mapping, labels, files, cache.
 
 A scripted in-process backend answers each (action, category, round) deterministically —
 paraphrases of AVA names, garbage, server errors — so every vote is known in advance. One

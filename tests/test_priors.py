@@ -1,4 +1,4 @@
-"""Semantic priors (DESIGN.md §5): reading and matching them, the counter using them, mining them.
+"""Semantic priors (docs/design.md §5): reading and matching them, the counter using them, mining them.
 
 Everything here is offline and fast: priors files are written in the test, the counter runs on
 synthetic skeletons, and mining talks to a scripted fake chat model.

@@ -222,7 +222,7 @@ def _summary(result: Any, seconds: float, paths: list[Path]) -> str:
 
 
 def run_priors(args: argparse.Namespace) -> int:
-    """`countllm mine priors` lives with its own module (semantic priors, DESIGN.md §5)."""
+    """`countllm mine priors` lives with its own module (semantic priors, docs/design.md §5)."""
     from countllm.agents.mining.priors import run_priors_command  # noqa: PLC0415
 
     return run_priors_command(args)

@@ -1,7 +1,7 @@
 """Co-occurrence by choice scoring: rank a category's actions by likelihood instead of sampling.
 
 Why: a small local model asked in free text never produced a parseable list (0 of 480 with
-SmolLM2-135M). A backend that can score continuations (`ChoiceScorer`) is asked the same DESIGN
+SmolLM2-135M). A backend that can score continuations (`ChoiceScorer`) is asked the same docs/design.md
 §3 question, and every candidate name is scored as the start of the answer (`["<name>"`); the
 `num` best are that round's answer. Nothing can fail to parse, and nothing is paraphrased, so no
 embedding matcher is needed.

@@ -1,4 +1,4 @@
-"""Mine which actions occur together (DESIGN.md §3) from an LLM, with votes and a consensus.
+"""Mine which actions occur together (docs/design.md §3) from an LLM, with votes and a consensus.
 
 For every action a_i and every category A_k the LLM is asked, `rounds` times with a different
 sampling seed each time, to "select {num} actions that may occur simultaneously with {a_i} in

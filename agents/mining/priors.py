@@ -1,4 +1,4 @@
-"""`countllm mine priors`: semantic priors of actions (DESIGN.md §5) from an LLM, validated strictly.
+"""`countllm mine priors`: semantic priors of actions (docs/design.md §5) from an LLM, validated strictly.
 
 Why this shape: the default model is a 135M SmolLM2, which cannot fill in a JSON record with five
 fields, but can sometimes answer one tiny question in one tiny format. So each action is asked

@@ -1,4 +1,4 @@
-"""The multiple-choice questions of `mine priors`, answered by choice scoring (DESIGN.md §5).
+"""The multiple-choice questions of `mine priors`, answered by choice scoring (docs/design.md §5).
 
 Why: SmolLM2-135M answered 0 of 34 moving-parts and confusions questions in a form that
 validated, and 0 cycle ranges. A backend that can score given answers (the local model) is asked

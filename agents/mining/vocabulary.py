@@ -160,7 +160,7 @@ def load_label_sets(path: Path, vocab: Vocabulary) -> list[list[int]]:
 def label_topk(clips: list[list[int]], n_actions: int, k: int) -> dict[int, list[int]]:
     """For every labelled action, its k most frequent co-labelled actions (ties: file order).
 
-    Why counts and not a threshold: DESIGN.md §3 uses the top-k (k = 10) from training labels
+    Why counts and not a threshold: docs/design.md §3 uses the top-k (k = 10) from training labels
     for seen classes, so every seen row gets at most k ones whatever the label density.
     """
     counts = np.zeros((n_actions, n_actions), dtype=np.int64)  # (N, N) clips with both

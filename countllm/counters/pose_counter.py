@@ -4,7 +4,7 @@ Builds every plausible body signal (body-relative joint trajectories, joint angl
 the periodicity analysis pick the one that repeats most cleanly (see `counters/periodic.py`).
 Works on any `Pose` — from the video pose estimator or from a user's pose file.
 
-With a semantic prior (`countllm.priors.ActionPrior`, DESIGN.md §5) the choice is narrowed
+With a semantic prior (`countllm.priors.ActionPrior`, docs/design.md §5) the choice is narrowed
 before it is made: only the signals of the joints the action moves are candidates, and the
 period is searched only near the action's typical cycle duration. Both are plain restrictions
 of the unguided search, so a prior can rule a wrong signal or a harmonic out but never invent

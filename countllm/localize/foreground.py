@@ -1,6 +1,6 @@
 """Repetition foreground localization: which spans of the video hold the repetition.
 
-Training-free counterpart of LMRL's foreground branch (DESIGN.md §4). Inside the repetitive
+Training-free counterpart of LMRL's foreground branch (docs/design.md §4, §6.6). Inside the repetitive
 part the chosen signal swings by its typical amplitude once per period; during set-up,
 rests, or walking away it does not. The local swing (max − min over a one-period window) is
 compared with the typical swing of the repetitive part; frames below a fraction of it are

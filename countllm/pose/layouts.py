@@ -1,4 +1,4 @@
-"""Joint layouts and the MediaPipe-33 → Human3.6M-17 conversion (DESIGN.md §2).
+"""Joint layouts and the MediaPipe-33 → Human3.6M-17 conversion (docs/design.md §2).
 
 The counters work on the 17 H36M joints because that is what skeleton models (LiFT,
 MotionBERT) and most stored datasets use; MediaPipe's 33 landmarks are mapped onto them.
@@ -32,7 +32,7 @@ _DIRECT = {
 
 LAYOUT_JOINTS = {"h36m17": 17, "mediapipe33": 33}
 
-# Kinematic chains of DESIGN.md §2, used for plots and motion images.
+# LiFT's five kinematic chains (docs/design.md §2): the rows of a motion image.
 H36M_CHAINS: tuple[tuple[str, ...], ...] = (
     ("root", "spine", "thorax", "neck", "head"),
     ("root", "l_hip", "l_knee", "l_ankle"),
@@ -45,7 +45,7 @@ H36M_CHAINS: tuple[tuple[str, ...], ...] = (
 def mediapipe33_to_h36m17(landmarks: np.ndarray) -> np.ndarray:
     """Map (T, 33, C) MediaPipe landmarks to (T, 17, C) H36M joints.
 
-    root = mid-hip, thorax = mid-shoulder, spine = midpoint of root and thorax (DESIGN.md §2).
+    root = mid-hip, thorax = mid-shoulder, spine = midpoint of root and thorax (docs/design.md §2).
     MediaPipe has no neck or head-top landmark: neck takes the nose, which is where H36M's
     joint 9 ("neck/nose") sits, and head takes the midpoint of the ears. Works for any number
     of trailing channels (x, y, z or x, y, z, visibility).

@@ -2,7 +2,7 @@
 
 Why: real count labels are noisy and argued over; a generator with exact cycle boundaries lets
 tests check counters and localizers to the frame, and gives stage 2 of the progressive training
-(periodicity alignment, DESIGN §1) unlimited labelled data.
+(periodicity alignment, docs/design.md §1) unlimited labelled data.
 
 How: each exercise is a pose function of one blend value `s` in [0, 1] (0 = start pose, 1 = the
 far end of the movement), built by forward kinematics from a few joint angles, with two-bone IK
@@ -11,7 +11,7 @@ pull-up). A timeline of spans (lead-in, reps, rests, lead-out, a cut-off partial
 frame's time to a cycle phase `phi`, and `s = (1 - cos 2*pi*phi) / 2`, so every rep is
 start → end → start with zero velocity at both turning points.
 
-Coordinates (DESIGN §2): H36M-17 joints, x right, y down, z toward the camera, metres for a
+Coordinates (docs/design.md §2): H36M-17 joints, x right, y down, z toward the camera, metres for a
 1.7 m adult at `body_scale = 1`. The floor is y = 0, so a standing body has negative y. Before the
 camera yaw the subject faces the camera and their left side is +x (image right).
 """

@@ -3,7 +3,7 @@
 Why not raw joints? Counting is a question about *time*, not about appearance, and a small
 model trained on a few hundred clips cannot discover periodicity from raw coordinates. The
 features therefore carry periodicity explicitly, the way RepNet's self-similarity bottleneck
-and LMRL's similarity branch do (DESIGN.md §4):
+and LMRL's similarity branch do (docs/design.md §4):
 
 * the body-relative candidate signals of the training-free pose counter (joint trajectories in
   torso lengths, joint angles in radians), resampled to one analysis rate and detrended over a

@@ -1,12 +1,12 @@
 """The periodicity transformer: per-frame motion features → query tokens + a repetition density.
 
-DESIGN.md §1: learnable queries cross-attend to the frame features (the paper: 64 queries ×
+docs/design.md §1: learnable queries cross-attend to the frame features (the paper: 64 queries ×
 12 layers over a video encoder; here a few layers suffice because the motion features already
 carry the lag profiles). Two outputs:
 
 * `tokens` — Q query tokens summarising what moves and how (read by the projector → LLM);
 * `density` — a per-frame repetition density whose sum is the count (LMRL's density head,
-  DESIGN.md §4). It gets its own loss when cycle boundaries or counts are known, which is what
+  docs/design.md §4). It gets its own loss when cycle boundaries or counts are known, which is what
   "aligning periodicity" (training stage 2) means here, and it feeds the projector's numeric
   tokens so the language model verbalises a count it can read rather than guess.
 
