@@ -16,16 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from countllm.agents.batch import (
-    BatchItem,
-    BatchReport,
-    ItemOutcome,
-    Parse,
-    ResponseCache,
-    cached_outcome,
-    cache_key,
-    check_unique_keys,
-)
+from countllm.agents.batch_cache import ResponseCache, cache_key, cached_outcome
+from countllm.agents.batch_types import BatchItem, BatchReport, ItemOutcome, Parse, check_unique_keys
 from countllm.agents.llm.base import Completion
 
 BATCH_URL = "/v1/chat/completions"  # the only endpoint the export writes requests for
