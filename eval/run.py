@@ -20,15 +20,15 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from countllm.errors import InputError
+from countllm.errors import CountLLMError, InputError
 from countllm.eval.annotations import Annotation, RowError, load_annotations
 from countllm.eval.metrics import count_metrics, localization_metrics, segments_to_frames
 from countllm.pipeline import CountOptions, count_file
 from countllm.pose.io import POSE_SUFFIXES
 from countllm.priors import ActionPrior, match_action
-from countllm.types import CountResult
+from countllm.types import JSON_SCHEMA_VERSION, CountResult
 
-Counter = Callable[[Path, CountOptions], CountResult]
+CountFunction = Callable[[Path, CountOptions], CountResult]
 
 
 @dataclass
@@ -79,7 +79,7 @@ def annotation_frame_rate(media: Path, ann: Annotation, options: CountOptions, r
     return probe(media, options.fps).native_fps
 
 
-def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, counter: Counter,
+def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, counter: CountFunction,
                   priors: dict[str, ActionPrior] | None = None) -> ItemResult:
     prior = match_action(ann.action_type, priors) if priors else options.prior
     item = ItemResult(name=ann.name, gt_count=ann.count, prior=prior.action if prior else None)
@@ -87,7 +87,7 @@ def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, count
         media = find_media(media_dir, ann.name)
         item_options = replace(options, fps=ann.fps or options.fps, prior=prior)
         result = counter(media, item_options)
-    except InputError as exc:
+    except CountLLMError as exc:  # recorded for this item; the benchmark goes on
         item.error = exc.message if exc.source in ("", ann.name) else str(exc)
         return item
     item.pred_count, item.method, item.confidence = result.count, result.method, result.confidence
@@ -116,7 +116,7 @@ def summarize(items: list[ItemResult], row_errors: list[RowError]) -> dict[str, 
 
 
 def evaluate(annotations: Path, media_dir: Path, options: CountOptions,
-             counter: Counter = count_file, progress: bool = True,
+             counter: CountFunction = count_file, progress: bool = True,
              priors: dict[str, ActionPrior] | None = None) -> dict[str, Any]:
     """Run the benchmark; returns {"metrics", "items", "malformed_rows"}. With `priors`, each
     item is counted with the prior its annotation type names (see the module docstring)."""
@@ -126,6 +126,7 @@ def evaluate(annotations: Path, media_dir: Path, options: CountOptions,
     items = [evaluate_item(a, media_dir, options, counter, priors)
              for a in tqdm(anns, desc=f"eval {options.method}", unit="item", disable=not progress)]
     return {
+        "schema_version": JSON_SCHEMA_VERSION,
         "metrics": summarize(items, row_errors),
         "items": [i.to_json() for i in items],
         "malformed_rows": [{"row": e.row_number, "name": e.name, "error": e.message} for e in row_errors],

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from countllm.errors import InputError, NoPersonError
+from countllm.media import MediaInputs
 from countllm.pipeline import CountOptions, count_file
 from countllm.types import Frames
 from countllm.video.decode import DecodeConfig, iter_chunks, probe
@@ -225,19 +226,15 @@ def _decode_stage(path: Path, cfg: DecodeConfig) -> StageOutput:
 
 
 def _pose_stage(path: Path, options: CountOptions) -> StageOutput:
-    from countllm.video_counting import estimate_pose  # noqa: PLC0415
-
     try:
-        pose = estimate_pose(path, options)
+        pose = MediaInputs.open(path, options.decode_options()).pose()
     except NoPersonError:
         return None, "no person found (pose counter would fall back)"
     return None, f"{len(pose)} frames, person in {pose.detected_fraction:.0%}"
 
 
 def _embed_stage(path: Path, options: CountOptions) -> StageOutput:
-    from countllm.video_counting import embed_video  # noqa: PLC0415
-
-    features = embed_video(path, options)
+    features = MediaInputs.open(path, options.decode_options()).frame_features()
     return None, f"{len(features)} × {features.vectors.shape[1]} vectors"
 
 
@@ -326,9 +323,8 @@ def measure_speed(video: Path | None, seconds: float) -> SpeedReport:
 
 
 def _pipeline_decode_config() -> DecodeConfig:
-    from countllm.video_counting import decode_config  # noqa: PLC0415
-
-    return decode_config(CountOptions(method="auto"))
+    """The decoding `count_file` uses by default (same rate, size and override)."""
+    return CountOptions(method="auto").decode_options().decode_config()
 
 
 def _header_lines(r: SpeedReport) -> list[str]:
