@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from countllm.eval.annotations import Annotation, write_annotations
+from countllm.benchmarks.annotations import Annotation, write_annotations
 
 
 def prepare(data_dir: Path, out_dir: Path) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from countllm.eval.annotations import Annotation, write_annotations
+from countllm.benchmarks.annotations import Annotation, write_annotations
 from countllm.synthetic import EXERCISES, SyntheticConfig, make_sequence
 
 CONDITIONS: dict[str, dict] = {

@@ -21,8 +21,8 @@ import numpy as np
 from tqdm import tqdm
 
 from countllm.errors import CountLLMError, InputError
-from countllm.eval.annotations import Annotation, RowError, load_annotations
-from countllm.eval.metrics import count_metrics, localization_metrics, segments_to_frames
+from countllm.benchmarks.annotations import Annotation, RowError, load_annotations
+from countllm.benchmarks.metrics import count_metrics, localization_metrics, segments_to_frames
 from countllm.pipeline import CountOptions, count_file
 from countllm.pose.io import POSE_SUFFIXES
 from countllm.priors import ActionPrior, match_action

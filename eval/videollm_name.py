@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from countllm.errors import InputError
-from countllm.eval.annotations import load_annotations
+from countllm.benchmarks.annotations import load_annotations
 from countllm.eval.run import find_media
 from countllm.finetune.data import ACTION_NAMES
 from countllm.pose.io import load_pose_file

@@ -167,7 +167,7 @@ def synthetic_clips(cfg: DataConfig, encoder: MotionEncoderConfig) -> list[Clip]
 
 def real_clips(cfg: DataConfig, encoder: MotionEncoderConfig, split: str | None = None) -> list[Clip]:
     """Pose files from the annotation CSV that fall in `split` (default: cfg.real_split)."""
-    from countllm.eval.annotations import cycles_seconds, load_annotations  # noqa: PLC0415
+    from countllm.benchmarks.annotations import cycles_seconds, load_annotations  # noqa: PLC0415
 
     if cfg.real_annotations is None:
         return []

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from countllm.eval.annotations import load_annotations, write_annotations
+from countllm.benchmarks.annotations import load_annotations, write_annotations
 from countllm.finetune.data import DataConfig, split_of
 
 

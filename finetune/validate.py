@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from countllm.eval.metrics import count_metrics
+from countllm.benchmarks.metrics import count_metrics
 from countllm.videollm.answer_format import UnparseableAnswer, parse_answer
 from countllm.videollm.inputs import Sample, collate
 from countllm.videollm.model import VideoLLM

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from countllm.errors import InputError
-from countllm.eval.annotations import (
+from countllm.benchmarks.annotations import (
     Annotation,
     cycles_seconds,
     load_annotations,

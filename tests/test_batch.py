@@ -676,7 +676,7 @@ def test_a_cached_answer_the_current_parser_rejects_is_asked_again(tmp_path: Pat
 
 
 def test_benchmark_runs_end_to_end_on_the_scripted_backend(capsys: pytest.CaptureFixture) -> None:
-    from countllm.eval.llm_batch_bench import main
+    from countllm.agents.batch_bench import main
 
     assert main(["--backend", "scripted", "--calls", "12", "--latency-ms", "1", "--concurrency", "1,3", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)

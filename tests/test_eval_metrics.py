@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from countllm.eval.metrics import (
+from countllm.benchmarks.metrics import (
     count_metrics,
     cycles_to_frame_labels,
     edit_score,

@@ -16,7 +16,7 @@ through `OpenAIBackend` (the real `openai` client), driven by `BatchRunner`:
 Each concurrency level gets a fresh cache, so each cold run makes every call; then the last
 level's job is run again on its now-full cache, which must make zero calls.
 
-    python -m countllm.eval.llm_batch_bench [--backend auto|local|scripted] [--calls 200] [--json]
+    python -m countllm.agents.batch_bench [--backend auto|local|scripted] [--calls 200] [--json]
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def format_result(result: BenchResult) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m countllm.eval.llm_batch_bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m countllm.agents.batch_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=("auto", "local", "scripted"), default="auto",
                         help="what answers behind the server (default: local if it loads, else scripted)")
     parser.add_argument("--calls", type=int, default=200, help="distinct calls in the job (default 200)")

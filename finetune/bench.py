@@ -1,6 +1,6 @@
 """Video-LLM speed and memory: training steps/s, peak memory, and latency per question.
 
-    python -m countllm.eval.videollm_bench [--model CHECKPOINT] [--steps 5] [--variants fp32 4bit]
+    python -m countllm.finetune.bench [--model CHECKPOINT] [--steps 5] [--variants fp32 4bit]
 
 Each variant runs in its own child process so its peak resident memory is its own:
 
@@ -130,7 +130,7 @@ def child_baseline(repeats: int) -> dict[str, Any]:
 
 
 def _run_child(args: list[str]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "countllm.eval.videollm_bench", "--child", *args],
+    proc = subprocess.run([sys.executable, "-m", "countllm.finetune.bench", "--child", *args],
                           capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
