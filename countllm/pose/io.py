@@ -8,6 +8,7 @@ Everything comes back as an H36M-17 `Pose`, gaps interpolated and counted.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ def _read_array(path: Path) -> np.ndarray:
                 f".npz holds {len(keys)} arrays ({', '.join(keys[:5])}...); save one sequence "
                 f"per file or name it one of {', '.join(_NPZ_KEYS)}",
             )
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # BadZipFile: a corrupt .npz
         if isinstance(exc, InputError):
             raise
         raise InputError(str(path), f"not a readable NumPy pose file ({exc})") from None

@@ -1,0 +1,141 @@
+"""Bad input through the installed console script, the way a user types it: one row per failure.
+
+Each row runs `countllm ...` in a subprocess and asserts the exit code (2: usage or input
+error, nothing done), exactly one line on stderr, that line naming the input at fault, and no
+traceback. Every subcommand adds its rows here.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from countllm.synthetic import SyntheticConfig, make_sequence
+
+COUNTLLM = str(Path(sys.executable).with_name("countllm"))
+
+
+@dataclass(frozen=True)
+class Row:
+    """`make(tmp)` writes whatever the case needs and returns (argv after `countllm`, the text
+    the error line must contain)."""
+
+    id: str
+    make: Callable[[Path], tuple[list[str], str]]
+    exit_code: int = 2
+
+
+def run(argv: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([COUNTLLM, *argv], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _pose_file(tmp: Path) -> Path:
+    path = tmp / "squat.npy"
+    np.save(path, make_sequence(SyntheticConfig(exercise="squat", n_reps=4, seed=1)).pose.joints)
+    return path
+
+
+def _file(tmp: Path, name: str, data: bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(data)
+    return path
+
+
+def _corrupt_checkpoint(tmp: Path) -> Path:
+    folder = tmp / "ckpt"
+    folder.mkdir()
+    (folder / "config.json").write_text("{not json")
+    return folder
+
+
+def _csv(tmp: Path) -> Path:
+    return _file(tmp, "ann.csv", b"type,name,count\nsquat,a.mp4,3\n")
+
+
+def _occupied_port() -> tuple[socket.socket, int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    return sock, sock.getsockname()[1]
+
+
+ROWS = [
+    Row("count-missing-video", lambda t: (["count", str(t / "nope.mp4")], "nope.mp4")),
+    Row("count-empty-video", lambda t: (["count", str(_file(t, "empty.mp4", b""))], "empty.mp4")),
+    Row("count-corrupt-video", lambda t: (["count", str(_file(t, "junk.mp4", bytes(range(256)) * 64))], "junk.mp4")),
+    Row("count-directory", lambda t: (["count", str(t)], str(t))),
+    Row("count-broken-pose-array", lambda t: (["count", str(_npy(t, np.ones((3, 4))))], "bad.npy")),
+    Row("count-nan-pose-array", lambda t: (["count", str(_npy(t, np.full((50, 17, 3), np.nan)))], "bad.npy")),
+    Row("count-corrupt-npz", lambda t: (["count", str(_file(t, "bad.npz", b"PK\x03\x04garbage"))], "bad.npz")),
+    Row("count-videollm-model-nowhere",
+        lambda t: (["count", str(_pose_file(t)), "--method", "videollm", "--model", "/no/such/dir"], "/no/such/dir")),
+    Row("count-videollm-corrupt-checkpoint",
+        lambda t: (["count", str(_pose_file(t)), "--method", "videollm", "--model", str(_corrupt_checkpoint(t))], "ckpt")),
+    Row("count-bad-time-range", lambda t: (["count", str(_pose_file(t)), "--start", "500"], "500")),
+    Row("eval-missing-media-dir",
+        lambda t: (["eval", "--annotations", str(_csv(t)), "--media-dir", str(t / "media")], "media")),
+    Row("eval-missing-csv", lambda t: (["eval", "--annotations", str(t / "no.csv"), "--media-dir", str(t)], "no.csv")),
+    Row("eval-unreadable-csv",
+        lambda t: (["eval", "--annotations", str(_file(t, "bin.csv", b"\xff\xfe\x00\x81" * 100)), "--media-dir", str(t)],
+                   "bin.csv")),
+    Row("eval-csv-is-directory", lambda t: (["eval", "--annotations", str(t), "--media-dir", str(t)], str(t))),
+    Row("mine-priors-missing-actions",
+        lambda t: (["mine", "priors", "--actions", str(t / "none.txt"), "--out", str(t / "p.json")], "none.txt")),
+    Row("mine-cooccurrence-missing-actions",
+        lambda t: (["mine", "cooccurrence", "--actions", str(t / "none.csv"), "--out", str(t / "co")], "none.csv")),
+    Row("finetune-missing-config", lambda t: (["finetune", "--config", str(t / "none.yaml")], "none.yaml")),
+    Row("finetune-unknown-key",
+        lambda t: (["finetune", "--config", "finetune/recipes/default/stage3_instruct.yaml", "no_such_key=1"],
+                   "no_such_key")),
+    Row("serve-model-nowhere", lambda t: (["serve", "--model", "/no/such/model", "--port", "0"], "/no/such/model")),
+]
+
+
+def _npy(tmp: Path, array: np.ndarray) -> Path:
+    path = tmp / "bad.npy"
+    np.save(path, array)
+    return path
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess, names: str, exit_code: int = 2) -> None:
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == exit_code, (out.returncode, out.stderr)
+    assert len(lines) == 1, out.stderr
+    assert names in lines[0] and "error" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_bad_input_is_one_line(row: Row, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the README's commands run from the checkout
+    argv, names = row.make(tmp_path)
+    assert_one_line_error(run(argv), names, row.exit_code)
+
+
+def test_serve_port_in_use_is_one_line(tmp_path: Path) -> None:
+    sock, port = _occupied_port()
+    try:
+        out = run(["serve", "--port", str(port)])
+    finally:
+        sock.close()
+    assert_one_line_error(out, str(port))
+
+
+def test_help_states_the_exit_codes() -> None:
+    for argv in (["--help"], ["count", "--help"], ["eval", "--help"], ["mine", "priors", "--help"]):
+        out = run(argv)
+        assert out.returncode == 0 and "exit codes: 0 all done; 2 usage or input error" in " ".join(out.stdout.split())
+
+
+def test_count_json_has_schema_version(tmp_path: Path) -> None:
+    out = run(["count", str(_pose_file(tmp_path)), "--json"])
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["schema_version"] == 1
