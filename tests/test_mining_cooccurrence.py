@@ -40,7 +40,7 @@ from countllm.agents.mining.vocabulary import (  # noqa: E402
     load_vocabulary,
     normalize_name,
 )
-from countllm.errors import InputError  # noqa: E402
+from countllm.errors import EXIT_PARTIAL, InputError  # noqa: E402
 from countllm.prompt_templates import load_prompt  # noqa: E402
 
 ACTIONS_CSV = """id,name,category
@@ -255,10 +255,12 @@ def test_cli_writes_files_and_rerun_makes_no_calls(actions_csv: Path, tmp_path: 
     backend = ScriptedBackend()
     monkeypatch.setattr(factory, "make_backend", lambda **kw: backend)
     out = tmp_path / "ava"
-    assert _mine_cli(actions_csv, out) == 0
+    assert _mine_cli(actions_csv, out) == EXIT_PARTIAL  # some questions failed (scripted 500s, garbage)
     first_calls = sum(backend.calls.values())
     summary = capsys.readouterr().out
     assert "density" in summary and "failed" in summary and "calls" in summary
+    assert "FAILED cooc|walk|person_interaction|r2: LLMServerError" in summary  # failures are named, with why
+    assert "--retry-failures" in summary and "retry_failures" not in summary
     data = np.load(out / "cooccurrence.npz")
     assert data["matrix"].dtype == np.uint8 and data["matrix"].shape == (11, 11)
     assert data["votes"].shape == (11, 11) and data["rounds_answered"].shape == (11, 3)
@@ -274,9 +276,12 @@ def test_cli_writes_files_and_rerun_makes_no_calls(actions_csv: Path, tmp_path: 
     assert record["stats"]["calls"] == first_calls and record["created"]
     assert (out / "cooccurrence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert record["decoding"] == "free-generation"  # the scripted backend cannot score choices
+    assert record["schema_version"] == 1
+    failure = next(f for f in record["failures"] if f["key"] == "cooc|walk|person_interaction|r2")
+    assert len(failure["tries"]) == failure["attempts"] == RETRIES + 1  # every try kept, not only the last
     # rerun: every answer is cached and the recorded failures are reported, not asked again
     n_failed = record["stats"]["failed"]
-    assert _mine_cli(actions_csv, out) == 0
+    assert _mine_cli(actions_csv, out) == EXIT_PARTIAL
     rerun = json.loads((out / "cooccurrence.json").read_text())
     assert rerun["stats"]["cache_hits"] == rerun["stats"]["items"] - n_failed
     assert rerun["stats"]["calls"] == 0 and sum(backend.calls.values()) == first_calls
@@ -307,7 +312,7 @@ def test_export_then_import_batch(actions_csv: Path, tmp_path: Path, monkeypatch
     answers.write_text("".join(json.dumps({"custom_id": line["custom_id"], "response": {"status_code": 200, "body": {
         "choices": [{"message": {"content": '["sit"]' if "|person_movement|" in line["custom_id"] else "no"}}]}}})
         + "\n" for line in lines))
-    assert _mine_cli(actions_csv, out, "--import-batch", str(answers)) == 0
+    assert _mine_cli(actions_csv, out, "--import-batch", str(answers)) == EXIT_PARTIAL  # the scripted 500s
     record = json.loads((out / "cooccurrence.json").read_text())
     # imported answers are cache hits; only what the batch failed ("no" does not parse) is asked live
     assert record["stats"]["cache_hits"] == 11 * 3
@@ -361,7 +366,7 @@ def test_http_end_to_end_with_a_tiny_model(tiny_chat_model: Path, tmp_path: Path
         server.shutdown()
         server.server_close()
         thread.join(5)
-    assert code == 0
+    assert code == EXIT_PARTIAL
     record = json.loads((out / "cooccurrence.json").read_text())
     data = np.load(out / "cooccurrence.npz")
     n_items = 4 * 2 * 2  # actions × categories × rounds

@@ -15,7 +15,7 @@ import pytest
 
 from countllm import cli
 from countllm.counters.pose_counter import PoseCounter, PoseCounterConfig, prior_period_range, restrict_to_joints
-from countllm.errors import InputError
+from countllm.errors import EXIT_PARTIAL, InputError
 from countllm.pipeline import count_pose
 from countllm.pose.layouts import H36M_JOINTS
 from countllm.priors import (
@@ -362,7 +362,7 @@ def test_mine_priors_end_to_end_with_a_scripted_model(tmp_path: Path, monkeypatc
     monkeypatch.setattr("countllm.agents.llm.factory.make_backend", lambda **kwargs: backend)
     out = tmp_path / "priors.json"
     argv = ["mine", "priors", "--actions", str(actions), "--out", str(out), "--retries", "1"]
-    assert cli.main(argv) == 0
+    assert cli.main(argv) == EXIT_PARTIAL  # lunge and some plank questions never validate
     document = json.loads(out.read_text())
     priors = load_priors(out)
     squat = priors["squat"]
@@ -377,8 +377,59 @@ def test_mine_priors_end_to_end_with_a_scripted_model(tmp_path: Path, monkeypatc
     assert {("lunge", q) for q in mining.QUESTIONS} <= failed
     assert document["prompt"]["name"] == "semantic_priors" and "mine priors" in document["command"]
     assert document["stats"]["actions_with_prior"] == 2
+    assert document["schema_version"] == 1 and document["format_version"] == 1
     calls = backend.calls
-    assert cli.main(argv) == 0 and backend.calls == calls  # a rerun is answered from the cache
+    assert cli.main(argv) == EXIT_PARTIAL and backend.calls == calls  # a rerun is answered from the cache
+
+
+class FirstTryInvalid(ScriptedBackend):
+    """`ScriptedBackend`, but the first try of round 0 of one (action, question) gets an invalid answer."""
+
+    def __init__(self, script: dict[tuple[str, str], list[str]], target: tuple[str, str]) -> None:
+        super().__init__(script)
+        self.target = target
+
+    def complete(self, messages, config):
+        completion = super().complete(messages, config)
+        user = messages[-1].content
+        if config.seed is None and f"Exercise: {self.target[0]}." in user and QUESTION_WORDS[self.target[1]] in user:
+            completion.text = "about four seconds"
+        return completion
+
+
+def test_mine_priors_summary_names_real_failures_and_retry_failures_reasks_invalid_answers(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """Answers that fail validation are failures in the cache too: a rerun reports them without
+    asking, `--retry-failures` asks exactly them again (not what a later try answered)."""
+    actions = tmp_path / "actions.txt"
+    actions.write_text("squat\nlunge\n")
+    script = {("squat", q): answers for (a, q), answers in SCRIPT.items() if a == "squat"}
+    backend = FirstTryInvalid(script, ("squat", "cycle_seconds"))  # its round 0 is answered by the retry
+    monkeypatch.setattr("countllm.agents.llm.factory.make_backend", lambda **kwargs: backend)
+    out = tmp_path / "priors.json"
+    argv = ["mine", "priors", "--actions", str(actions), "--out", str(out), "--retries", "1"]
+    assert cli.main(argv) == EXIT_PARTIAL
+    text = capsys.readouterr().out
+    document = json.loads(out.read_text())
+    stats = document["stats"]
+    assert stats["questions"] == 20 and stats["answered"] == 10 and stats["failed_questions"] == 10
+    assert "10 answered validly" in text and "10 failed" in text
+    assert "FAILED lunge moving_parts round 0 (2 tries): invalid answer:" in text  # named, with the reason
+    assert "FAILED squat" not in text and "--retry-failures" in text and "retry_failures" not in text
+    lunge = next(f for f in document["failures"] if (f["action"], f["question"], f["round"]) == ("lunge", "phases", 0))
+    assert [t["answer"] for t in lunge["tries"]] == ["I am not sure.", "I am not sure."]  # every try's raw text
+    first_calls = backend.calls
+    assert cli.main(argv) == EXIT_PARTIAL and backend.calls == first_calls  # recorded failures: not asked again
+    assert "10 recorded by an earlier run" in capsys.readouterr().out
+    backend.script.update({("lunge", q): answers for (_, q), answers in script.items()}
+                          | {("lunge", "confusions"): ['["squat"]']})
+    assert cli.main([*argv, "--retry-failures"]) == 0
+    # exactly the 10 failed Asks were asked again, each valid at its first try (squat's round 0
+    # cycle question, answered by its retry in the first run, was not asked again)
+    assert backend.calls == first_calls + 10
+    again = json.loads(out.read_text())
+    assert again["failures"] == [] and again["priors"]["lunge"]["phases"] == ["stand", "descend", "rise"]
+    assert cli.main(argv) == 0 and backend.calls == first_calls + 10  # a third run: no calls
 
 
 def test_mine_priors_export_batch_writes_requests_and_no_priors(tmp_path: Path, monkeypatch) -> None:

@@ -4,14 +4,22 @@
 mining command so that backend errors read the same everywhere: a model that cannot be loaded
 or a server that cannot be reached is the user's to fix (`InputError`, one line, exit 2), not a
 traceback — and whatever was answered before the failure is already in the cache.
+
+Exit codes (what every handler returns): `EXIT_OK` (0) when every question was answered,
+`EXIT_PARTIAL` (3) when the run finished but some failed (listed in the summary and the output
+file; `--retry-failures` asks them again), `EXIT_USAGE` (2, raised as `InputError`) when the
+input is unusable and nothing was done, and `EXIT_INTERRUPTED` (130) after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import json
 import shlex
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +27,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from countllm.errors import InputError
+from countllm.errors import EXIT_OK, EXIT_PARTIAL, InputError
+
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C: 128 + SIGINT, what a shell reports for a job a signal stopped.
+
+Why not 2 (usage) or 3 (partial): both mean the run *ended* — nothing done, or done with
+failures recorded in the output — while an interrupted run wrote no output and is simply
+unfinished; 130 lets a script tell "rerun me" from "fix the input" and from "look at the
+failures", and is what `set -e` loops and CI runners already read as "interrupted"."""
 
 # Options that shape a mining run, in the order `command_line` writes them (never --api-key).
 _RECORDED_OPTIONS = ("actions", "labels", "out", "num", "rounds", "consensus", "decoding", "backend", "model",
@@ -111,12 +127,16 @@ def backend_and_runner(args: argparse.Namespace, default_cache: Path) -> tuple[A
     from countllm.agents.batch import BatchConfig, BatchRunner, ResponseCache  # noqa: PLC0415
     from countllm.agents.llm.factory import make_backend  # noqa: PLC0415
 
+    check_counts(args, concurrency=1, retries=0)
     with llm_errors_as_input(args):
         try:
             backend = make_backend(kind=args.backend, model=args.model, base_url=args.base_url,
                                    api_key=args.api_key, timeout_s=args.timeout, threads=getattr(args, "threads", None))
+            # No bar in a log file or a pipe (it would be a line per update); the command prints
+            # its own summary, failures listed, so the runner's log of each run stays quiet.
             config = BatchConfig(concurrency=args.concurrency, rate_per_s=args.rate, retries=args.retries,
-                                 timeout_s=args.timeout, retry_failures=getattr(args, "retry_failures", False))
+                                 timeout_s=args.timeout, retry_failures=getattr(args, "retry_failures", False),
+                                 progress=sys.stderr.isatty(), log_summary=False)
         except ValueError as exc:
             raise InputError("options", str(exc)) from None
     cache_path = Path(args.cache) if args.cache else default_cache
@@ -125,6 +145,44 @@ def backend_and_runner(args: argparse.Namespace, default_cache: Path) -> tuple[A
     except (OSError, sqlite3.Error) as exc:
         raise InputError(str(cache_path), f"cannot open the answer cache ({exc}); pass --cache PATH") from None
     return backend, BatchRunner(backend, cache, config)
+
+
+def check_counts(args: argparse.Namespace, **least: int) -> None:
+    """InputError naming the flag (e.g. `--retries`) of any option below its least value."""
+    for name, low in least.items():
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            raise InputError(f"--{name.replace('_', '-')}", f"must be at least {low}, got {value}")
+
+
+def list_failures(failures: list[tuple[str, str]], max_listed: int = 20) -> list[str]:
+    """Summary lines naming each failed question and why (the rest is in the output file)."""
+    lines = [f"  FAILED {what}: {' '.join(str(why).split())[:200]}" for what, why in failures[:max_listed]]
+    if len(failures) > max_listed:
+        lines.append(f"  ... and {len(failures) - max_listed} more (all in the output file's failures)")
+    if failures:
+        lines.append("  rerun with --retry-failures to ask the failed questions again")
+    return lines
+
+
+def stops_cleanly(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Ctrl-C during a mining command: one line on stderr, exit `EXIT_INTERRUPTED`, no traceback.
+
+    Every answer received so far is already committed to the cache, so the line only has to say
+    so and that the same command resumes.
+    """
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except KeyboardInterrupt as exc:
+            saved = str(exc) or "answers received so far are saved in the answer cache"
+            print(f"countllm mine {getattr(args, 'kind', '')}: interrupted: {saved}; rerun the same command "
+                  "to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+    return run
 
 
 def run_items(args: argparse.Namespace, runner: Any, items: list, parse: Callable[[str], Any]) -> Any | None:
@@ -162,6 +220,7 @@ def run_cooccurrence(args: argparse.Namespace) -> int:
     from countllm.agents.mining import cooccurrence as cooc  # noqa: PLC0415
     from countllm.agents.mining.vocabulary import label_topk, load_label_sets, load_vocabulary  # noqa: PLC0415
 
+    check_counts(args, num=1, rounds=1)
     vocab = load_vocabulary(args.actions)
     out = Path(args.out)
     backend, runner = backend_and_runner(args, out.parent / f"{out.name}.cache.sqlite")
@@ -169,7 +228,7 @@ def run_cooccurrence(args: argparse.Namespace) -> int:
         config = cooc.CooccurrenceConfig(num=args.num, rounds=args.rounds, consensus=args.consensus,
                                          decoding=decoding_mode(args, backend))
     except ValueError as exc:
-        raise InputError("options", str(exc)) from None
+        raise InputError("--consensus", str(exc)) from None
     if args.export_batch and config.decoding == "choice-scoring":
         raise InputError("--export-batch", "the Batch API generates answers; it cannot score choices "
                          "(use --backend openai, or --decoding free-generation)")
@@ -182,14 +241,12 @@ def run_cooccurrence(args: argparse.Namespace) -> int:
     result = cooc.finish(vocab, config, job, report, backend.model_id, label_rows)
     paths = write_cooccurrence(result, out, command_line(args, "cooccurrence"))
     print(_summary(result, time.perf_counter() - started, paths))
-    return 0
+    return EXIT_PARTIAL if report.failures else EXIT_OK
 
 
 def write_cooccurrence(result: Any, out: Path, command: str | None) -> list[Path]:
     """cooccurrence.{npz,json,png} in `out`; InputError if the folder cannot be written."""
-    import json  # noqa: PLC0415
-
-    from countllm.agents.mining.cooccurrence import plot_heatmap, result_json, write_npz  # noqa: PLC0415
+    from countllm.agents.mining.cooc_output import plot_heatmap, result_json, write_npz  # noqa: PLC0415
 
     paths = [out / "cooccurrence.npz", out / "cooccurrence.json", out / "cooccurrence.png"]
     try:
@@ -216,6 +273,7 @@ def _summary(result: Any, seconds: float, paths: list[Path]) -> str:
          "answers: the best-scored names of each category (nothing to parse or map)"),
         f"matrix: {len(result.vocab)} actions, {int(result.matrix.sum())} pairs, density {result.density:.3f}"
         + (f"; {len(result.label_rows)} rows from labels" if result.label_rows else ""),
+        *list_failures([(o.key, o.error or "no answer") for o in report.failures]),
         "wrote " + ", ".join(str(p) for p in paths),
     ]
     return "\n".join(lines)
@@ -229,6 +287,6 @@ def run_priors(args: argparse.Namespace) -> int:
 
 
 MINE_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "cooccurrence": run_cooccurrence,
-    "priors": run_priors,
+    "cooccurrence": stops_cleanly(run_cooccurrence),
+    "priors": stops_cleanly(run_priors),
 }

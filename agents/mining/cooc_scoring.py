@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from countllm.agents.batch import BatchItem, BatchReport
+from countllm.agents.batch_types import BatchItem, BatchReport
 from countllm.agents.llm.base import ChatMessage, Choices
 from countllm.agents.llm.structured import parse_scores
+from countllm.agents.mining.cooc_questions import category_text, item_key
 from countllm.agents.mining.vocabulary import Vocabulary
 from countllm.prompt_templates import PromptTemplate
 
@@ -75,8 +76,6 @@ def scored_items(vocab: Vocabulary, config: Any, template: PromptTemplate, skip:
                  ) -> tuple[list[BatchItem], dict[str, ScoredQuestion]]:
     """Round by round, category by category: the neutral baseline (if calibrating), then every
     asked action — the order in which consecutive prompts share the longest prefix."""
-    from countllm.agents.mining.cooccurrence import category_text, item_key  # noqa: PLC0415 — no cycle at import
-
     skipped = set(skip)
     items, questions = [], {}
     for r in range(1, config.rounds + 1):

@@ -21,6 +21,7 @@ from typing import Any
 
 from countllm.agents.llm.base import Choices
 from countllm.agents.llm.structured import parse_scores
+from countllm.agents.mining.priors_parsers import parse_cycle
 
 SCORED_QUESTIONS = ("moving_parts", "cycle_seconds", "confusions")
 CYCLE_OPTIONS = ("0.5-1 seconds", "1-2 seconds", "2-3 seconds", "3-5 seconds", "5-8 seconds")
@@ -55,8 +56,6 @@ def mean_scores(rounds: list[dict[str, float]]) -> dict[str, float]:
 
 def select(question: str, means: dict[str, float]) -> Any:
     """The value kept for a question from its mean scores (best first), by the module's rules."""
-    from countllm.agents.mining.priors import parse_cycle  # noqa: PLC0415 — one parser for both modes
-
     best = list(means)
     if question == "moving_parts":
         return best[:TOP_PARTS]
