@@ -138,7 +138,8 @@ def _add_llm_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=positive_float, help="at most this many calls started per second")
     p.add_argument("--retries", type=int, default=3, help="extra tries for timeouts, 429/5xx and unparseable answers")
     p.add_argument("--cache", type=Path, help="answer cache (SQLite); default: beside --out")
-    p.add_argument("--export-batch", type=Path, help="write the calls not yet answered as OpenAI Batch API JSONL and stop")
+    p.add_argument("--export-batch", type=Path,
+                   help="write the calls not yet answered as OpenAI Batch API JSONL and stop")
     p.add_argument("--import-batch", type=Path, help="read an OpenAI Batch API output JSONL into the cache first")
 
 
@@ -159,7 +160,8 @@ def _add_mine(sub: argparse._SubParsersAction) -> None:
     p = _parser(sub, "mine", help="mine knowledge from an LLM: action co-occurrence, semantic priors")
     kinds = p.add_subparsers(dest="kind", required=True)
     co = _parser(kinds, "cooccurrence", help="which actions occur together (docs/design.md §3)")
-    co.add_argument("--actions", type=Path, required=True, help="CSV with columns name[,category] (e.g. ava_actions.csv)")
+    co.add_argument("--actions", type=Path, required=True,
+                    help="CSV with columns name[,category] (e.g. ava_actions.csv)")
     co.add_argument("--labels", type=Path, help="multi-label training labels: top-k co-occurrences for seen classes")
     co.add_argument("--out", type=Path, required=True, help="output folder (matrix NPZ + JSON + heatmap PNG)")
     co.add_argument("--num", type=int, default=5, help="actions asked for per question")
@@ -168,7 +170,8 @@ def _add_mine(sub: argparse._SubParsersAction) -> None:
     _add_llm_options(co)
     co.set_defaults(run=run_mine)
     pr = _parser(kinds, "priors", help="phases, moving joints, cycle duration of each action (docs/design.md §5)")
-    pr.add_argument("--actions", type=Path, required=True, help="text file (one action a line) or CSV with a name column")
+    pr.add_argument("--actions", type=Path, required=True,
+                    help="text file (one action a line) or CSV with a name column")
     pr.add_argument("--out", type=Path, required=True, help="output JSON file")
     pr.add_argument("--rounds", type=int, default=2, help="rounds per question: scored questions average their "
                     "option scores over the rounds; free-generation questions keep the first valid answer")

@@ -47,7 +47,8 @@ class CountOptions:
         get_spec(self.method)  # ValueError naming the choices
         self.decode_options()  # ValueError on a bad rate
         if self.start_s < 0 or (self.end_s is not None and self.end_s <= self.start_s):
-            raise ValueError(f"bad time range: --start {self.start_s:g} s, --end {self.end_s} s (need 0 <= start < end)")
+            raise ValueError(f"bad time range: --start {self.start_s:g} s, --end {self.end_s} s "
+                             "(need 0 <= start < end)")
 
     def decode_options(self) -> DecodeOptions:
         return DecodeOptions(fps=self.fps, pose_format=self.pose_format, sample_fps=self.sample_fps,

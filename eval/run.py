@@ -13,16 +13,17 @@ items whose type matches no prior are counted unguided, and the report says how 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from countllm.errors import CountLLMError, InputError
 from countllm.benchmarks.annotations import Annotation, RowError, load_annotations
 from countllm.benchmarks.metrics import count_metrics, localization_metrics, segments_to_frames
+from countllm.errors import CountLLMError, InputError
 from countllm.pipeline import CountOptions, count_file
 from countllm.pose.io import POSE_SUFFIXES
 from countllm.priors import ActionPrior, match_action

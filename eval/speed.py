@@ -210,7 +210,7 @@ def warm_up(clip: BenchClip, decode: DecodeConfig) -> list[LoadTiming]:
     loads = [LoadTiming("decoder (open + first chunk)", decoder_s, _timed(first_chunk)[1])]
     for name, build in (("MediaPipe pose (import, graph, 1st frames)", _pose_model_once),
                         ("MobileNetV2 (import torch, weights, 1st batch)", _embedding_model_once)):
-        first_s, again_s = _timed(lambda: build(images))[1], _timed(lambda: build(images))[1]
+        first_s, again_s = _timed(lambda b=build: b(images))[1], _timed(lambda b=build: b(images))[1]
         loads.append(LoadTiming(name, first_s, again_s))
     return loads
 

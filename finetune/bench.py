@@ -44,9 +44,9 @@ def _peak_rss_mb() -> float:
 def child_train(quantization: str, steps: int, checkpoint: str | None) -> dict[str, Any]:
     from dataclasses import replace  # noqa: PLC0415
 
+    from countllm.finetune.config import PhaseConfig  # noqa: PLC0415
     from countllm.finetune.data import DataConfig, synthetic_clips  # noqa: PLC0415
     from countllm.finetune.train import BatchSampler, make_optimizer  # noqa: PLC0415
-    from countllm.finetune.config import PhaseConfig  # noqa: PLC0415
     from countllm.videollm.backbone import load_backbone  # noqa: PLC0415
     from countllm.videollm.checkpoint import read_config  # noqa: PLC0415
     from countllm.videollm.counter import default_checkpoint  # noqa: PLC0415

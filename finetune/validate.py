@@ -12,10 +12,10 @@ from typing import Any
 import torch
 
 from countllm.benchmarks.metrics import count_metrics
+from countllm.finetune.data import Clip
 from countllm.videollm.answer_format import UnparseableAnswer, parse_answer
 from countllm.videollm.inputs import Sample, collate
 from countllm.videollm.model import VideoLLM
-from countllm.finetune.data import Clip
 
 
 def validate(model: VideoLLM, clips: list[Clip], batch_size: int, generate: bool) -> dict[str, Any]:

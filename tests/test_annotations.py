@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from countllm.errors import InputError
 from countllm.benchmarks.annotations import (
     Annotation,
     cycles_seconds,
     load_annotations,
     write_annotations,
 )
+from countllm.errors import InputError
 from countllm.types import Segment
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -12,6 +12,7 @@ import pytest
 
 from countllm import cli
 from countllm.counters.registry import method_names
+from countllm.synthetic import render_object_video
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -81,14 +82,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str, make, words
     path = make(tmp_path)
     out = run_cli("count", str(path))
     assert out.returncode == 2, (out.stdout, out.stderr)
-    lines = [l for l in out.stderr.splitlines() if l.startswith("countllm")]
+    lines = [line for line in out.stderr.splitlines() if line.startswith("countllm")]
     assert len(lines) == 1 and str(path) in lines[0] and words in lines[0].lower(), out.stderr
     assert "Traceback" not in out.stderr and out.stdout == ""
 
 
 def test_no_person_video_falls_back_and_says_so(tmp_path: Path) -> None:
-    from countllm.synthetic import render_object_video
-
     video = render_object_video(tmp_path / "pendulum.mp4", n_reps=6, period_s=1.0, fps=20.0)
     out = run_cli("count", str(video.path), "--json")
     assert out.returncode == 0, out.stderr
@@ -99,8 +98,6 @@ def test_no_person_video_falls_back_and_says_so(tmp_path: Path) -> None:
 
 
 def test_pose_method_on_video_without_person_is_a_clear_error(tmp_path: Path) -> None:
-    from countllm.synthetic import render_object_video
-
     video = render_object_video(tmp_path / "pendulum.mp4", n_reps=4, period_s=1.0, fps=20.0)
     out = run_cli("count", str(video.path), "--method", "pose")
     assert out.returncode == 2 and "no person" in out.stderr and "Traceback" not in out.stderr
@@ -114,7 +111,7 @@ def test_eval_records_a_bad_item_and_goes_on(tmp_path: Path, squat_sequence) -> 
     cycles = [f for c in squat_sequence.cycle_frames for f in c]
     header = "type,name,count,fps," + ",".join(f"L{i + 1}" for i in range(len(cycles)))
     rows = [header,
-            "squat,good.mp4,%d,30,%s" % (squat_sequence.count, ",".join(str(f) for f in cycles)),
+            f"squat,good.mp4,{squat_sequence.count},30," + ",".join(str(f) for f in cycles),
             "squat,broken.mp4,3,30" + "," * len(cycles),
             "squat,absent.mp4,4,30" + "," * len(cycles),
             "squat,malformed.mp4,x,30" + "," * len(cycles)]

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from countllm.embeddings import frame_encoder
 from countllm.embeddings import (
     FrameEncoder,
     FrameEncoderConfig,
     MobileNetV2,
     MobileNetV2Config,
     default_weights_path,
+    frame_encoder,
 )
 from countllm.errors import InputError
 from countllm.types import Features, Frames

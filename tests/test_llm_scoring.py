@@ -60,7 +60,8 @@ def test_chunked_packing_and_prefix_reuse_are_exact(backend: TransformersBackend
     first = backend._encode(USER)
     reference = score_continuations(model, first, option_ids)
     memo = PrefixCache()
-    assert score_continuations(model, first, option_ids, memo=memo, chunk_tokens=3) == pytest.approx(reference, abs=1e-5)
+    scores = score_continuations(model, first, option_ids, memo=memo, chunk_tokens=3)
+    assert scores == pytest.approx(reference, abs=1e-5)
     # a second prompt sharing the first one's beginning: only its new tokens are computed
     other = [ChatMessage("user", "What is the capital of France? Answer in JSON.")]
     second = backend._encode(other)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from countllm.errors import InputError, NoPersonError
+from countllm.pipeline import CountOptions, count_file
 from countllm.pose.gaps import interpolate_gaps, longest_gap, missing_frames
 from countllm.pose.io import load_pose_file
 from countllm.pose.layouts import H36M, mediapipe33_to_h36m17
@@ -26,8 +27,6 @@ def test_mediapipe_to_h36m_recovers_the_shared_joints(squat_sequence) -> None:
 
 
 def test_h36m_and_mediapipe_files_give_the_same_count(squat_h36m_file, squat_mediapipe_file, squat_sequence) -> None:
-    from countllm.pipeline import CountOptions, count_file
-
     a = count_file(squat_h36m_file, CountOptions(fps=30))
     b = count_file(squat_mediapipe_file, CountOptions(fps=30))
     assert a.count == b.count == squat_sequence.count
@@ -39,8 +38,6 @@ def test_per_frame_normalised_landmarks_still_count(tmp_path: Path, squat_sequen
     lo, hi = lm.min(axis=1, keepdims=True), lm.max(axis=1, keepdims=True)
     path = tmp_path / "normalised.npy"
     np.save(path, (lm - lo) / (hi - lo + 1e-9))
-    from countllm.pipeline import count_file
-
     assert abs(count_file(path).count - squat_sequence.count) <= 1
 
 

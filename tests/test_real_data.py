@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from countllm.eval.prepare_countix_pose import prepare
+from countllm.eval.run import evaluate
 from countllm.pipeline import CountOptions, count_file
 from tests.conftest import shared_data
 
@@ -17,9 +19,6 @@ pytestmark = pytest.mark.slow
 
 
 def test_countix_fitness_poses_beat_the_baseline(tmp_path: Path) -> None:
-    from countllm.eval.prepare_countix_pose import prepare
-    from countllm.eval.run import evaluate
-
     csv_path = prepare(shared_data("countix_fitness_pose"), tmp_path)
     ours = evaluate(csv_path, tmp_path, CountOptions(method="auto"), progress=False)["metrics"]
     naive = evaluate(csv_path, tmp_path, CountOptions(method="baseline"), progress=False)["metrics"]

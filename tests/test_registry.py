@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import countllm.media as media
 from countllm.counters import registry
 from countllm.counters.base import CountRequest
 from countllm.counters.registry import CounterSpec, FunctionCounter, get_spec, method_names, run_counter
@@ -43,8 +44,6 @@ def test_a_registered_counter_is_reachable_from_count_file(squat_h36m_file: Path
 
 
 def test_inputs_are_resolved_once_for_several_counters(squat_h36m_file: Path, monkeypatch) -> None:
-    import countllm.media as media
-
     loads = []
     real = media.load_pose_file
     monkeypatch.setattr(media, "load_pose_file", lambda *a, **k: loads.append(1) or real(*a, **k))

@@ -107,9 +107,9 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
             reader = csv.reader(f)
             return [(reader.line_num, row) for row in reader]
     except FileNotFoundError:
-        raise InputError(str(path), f"no such file; expected a CSV with header {EXPECTED_HEADER}")
+        raise InputError(str(path), f"no such file; expected a CSV with header {EXPECTED_HEADER}") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError(str(path), f"cannot read as a UTF-8 CSV ({err})")
+        raise InputError(str(path), f"cannot read as a UTF-8 CSV ({err})") from None
 
 
 def _find_columns(header: list[str], source: str) -> _Columns:

@@ -52,7 +52,8 @@ class AutoCounter:
 
     def count(self, request: CountRequest) -> CountResult:
         if request.inputs.is_pose_file:
-            return _with_reason(self.run_counter("pose", request), "auto: input is a pose sequence, used the pose counter")
+            result = self.run_counter("pose", request)
+            return _with_reason(result, "auto: input is a pose sequence, used the pose counter")
         threshold = float(request.settings.get("min_tracked_fraction", self.config.min_tracked_fraction))
         try:
             pose = request.pose()

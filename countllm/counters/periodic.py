@@ -19,7 +19,7 @@ from countllm.signals.selection import CompositeConfig, ScoredSignal, composite,
 from countllm.types import CountResult, Segment
 
 
-@dataclass
+@dataclass(frozen=True)
 class PeriodicCountConfig:
     period: PeriodConfig = field(default_factory=PeriodConfig)
     cycles: CycleConfig = field(default_factory=CycleConfig)

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from countllm.counters.periodic import Analysis, PeriodicCountConfig, analyse, count_signals
-from countllm.priors import ActionPrior
-from countllm.signals.periodicity import PeriodConfig
 from countllm.pose.gaps import interpolate_gaps
+from countllm.priors import ActionPrior
 from countllm.signals.harmonics import body_coordinates, is_half_period
+from countllm.signals.periodicity import PeriodConfig
 from countllm.signals.pose_signals import ANGLES, SignalSet, pose_signals, torso_length
 from countllm.types import CountResult, Pose
 

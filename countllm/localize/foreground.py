@@ -18,7 +18,7 @@ from scipy.ndimage import maximum_filter1d, minimum_filter1d
 from countllm.types import Segment
 
 
-@dataclass
+@dataclass(frozen=True)
 class ForegroundConfig:
     min_relative_swing: float = 0.3  # local swing below this × typical swing = background
     close_gaps_periods: float = 0.75  # background shorter than this is a hitch, not a rest

@@ -7,8 +7,9 @@ imported on first use so that `import countllm` stays light.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,6 @@ from countllm.native_stderr import capture_native_stderr
 from countllm.pose.gaps import interpolate_gaps, missing_frames
 from countllm.pose.layouts import mediapipe33_to_h36m17
 from countllm.types import Frames, Pose
-
 
 # Start-up messages MediaPipe 0.10.21 prints on every run, read and judged harmless: they
 # concern TFLite delegates and absl's logger setup, not the landmarks.

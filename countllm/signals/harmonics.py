@@ -28,7 +28,7 @@ from countllm.pose.layouts import H36M, H36M_JOINTS
 _SWAP = [H36M[n.replace("l_", "#").replace("r_", "l_").replace("#", "r_")] for n in H36M_JOINTS]
 
 
-@dataclass
+@dataclass(frozen=True)
 class HarmonicConfig:
     min_ratio: float = 3.5  # pose distance after P / after 2P (plain and mirrored) to call P a half
 

@@ -17,7 +17,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 
-@dataclass
+@dataclass(frozen=True)
 class PeriodConfig:
     """Search range for the period, in seconds. 0.4–12 s covers jumping jacks to slow lifts."""
 
@@ -26,7 +26,7 @@ class PeriodConfig:
     harmonic_ratio: float = 0.7  # prefer a shorter lag whose ACF peak is this close to the best
 
 
-@dataclass
+@dataclass(frozen=True)
 class CycleConfig:
     """Thresholds for turning a periodic signal into counted cycles.
 

@@ -49,7 +49,7 @@ def rank_signals(signals: SignalSet, cfg: PeriodConfig = PeriodConfig()) -> list
     return sorted((s for s in scored if s is not None), key=lambda s: -s.score)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompositeConfig:
     """Which runners-up join the best signal in the composite (see `composite`)."""
 

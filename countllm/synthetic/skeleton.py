@@ -584,8 +584,8 @@ def to_mediapipe33(joints17: np.ndarray) -> np.ndarray:
     for mp_i, h_i in MP33_FROM_H36M.items():
         out[:, mp_i] = j[:, h_i]
     left, up, fwd, k = body_axes(j)
-    for mp_i, (f, u, l) in _FACE.items():
-        out[:, mp_i] = j[:, HEAD] + k * (f * fwd + u * up + l * left)
+    for mp_i, (f, u, side) in _FACE.items():
+        out[:, mp_i] = j[:, HEAD] + k * (f * fwd + u * up + side * left)
     for limb_end, limb_mid, sides in ((L_WRIST, L_ELBOW, 0), (R_WRIST, R_ELBOW, 1)):
         along = _unit_rows(j[:, limb_end] - j[:, limb_mid])
         for pair, (a, f) in _HAND.items():

@@ -21,7 +21,8 @@ from countllm.errors import ModelOutputError
 from countllm.types import CountResult, Segment
 
 _COUNT = re.compile(r"^\s*Count:\s*(\d{1,4})\s*\.\s*(.*)$", re.DOTALL)
-_CYCLES = re.compile(r"^Cycles:\s*(none|(?:\d+(?:\.\d+)?-\d+(?:\.\d+)?)(?:,\s*\d+(?:\.\d+)?-\d+(?:\.\d+)?)*)\s*(?:s)?\s*\.\s*$")
+_SPAN_TEXT = r"\d+(?:\.\d+)?-\d+(?:\.\d+)?"  # "1.5-3.0"
+_CYCLES = re.compile(rf"^Cycles:\s*(none|{_SPAN_TEXT}(?:,\s*{_SPAN_TEXT})*)\s*(?:s)?\s*\.\s*$")
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
 
 
