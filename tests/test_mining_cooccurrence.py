@@ -8,6 +8,7 @@ LLaMA, whose answers are garbage: failures must be recorded and nothing filled i
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from collections import Counter
@@ -24,7 +25,13 @@ from countllm import cli  # noqa: E402
 from countllm.agents.batch import RETRY_SEED_STRIDE, BatchConfig, BatchRunner, ResponseCache  # noqa: E402
 from countllm.agents.llm import factory  # noqa: E402
 from countllm.agents.llm.base import ChatMessage, Completion, GenerationConfig, LLMServerError  # noqa: E402
-from countllm.agents.mining.commands import MINE_COMMANDS  # noqa: E402
+from countllm.agents.mining.commands import (  # noqa: E402
+    MINE_COMMANDS,
+    add_mining_options,
+    backend_and_runner,
+    command_line,
+    decoding_mode,
+)
 from countllm.agents.mining.cooccurrence import (  # noqa: E402
     CooccurrenceConfig,
     build_items,
@@ -57,6 +64,7 @@ ACTIONS_CSV = """id,name,category
 11,"talk to (e.g., self, a person, a group)",person_interaction
 """
 RETRIES = 1
+DEFAULT_CONFIG = GenerationConfig()  # fakes take the same default as LLMBackend.complete
 
 # (action, category as the prompt reads it) → answer per round; "ERROR" raises a 500.
 # A list of two answers for one round means: first try, then the retry.
@@ -79,7 +87,7 @@ class ScriptedBackend:
     script: dict = field(default_factory=lambda: SCRIPT)
     calls: Counter = field(default_factory=Counter)
 
-    def complete(self, messages: list[ChatMessage], config: GenerationConfig = GenerationConfig()) -> Completion:
+    def complete(self, messages: list[ChatMessage], config: GenerationConfig = DEFAULT_CONFIG) -> Completion:
         found = re.search(r'simultaneously with "(.+?)" in (.+?)\.', messages[-1].content)
         assert found, messages[-1].content
         # seed = 0 + round; a retry adds multiples of RETRY_SEED_STRIDE (a new seed per attempt)
@@ -341,7 +349,7 @@ def test_mine_commands_registry() -> None:
 def tiny_chat_model(tmp_path_factory) -> Path:
     """The tiny random LLaMA of test_llm_backends, with room for our longer prompts (RoPE has no
     learned positions, so the limit is only a config number)."""
-    from tests.test_llm_backends import build_tiny_chat_model
+    from tests.test_llm_backends import build_tiny_chat_model  # noqa: PLC0415 — needs transformers
 
     folder = build_tiny_chat_model(tmp_path_factory.mktemp("llm") / "tiny-llama")
     config = json.loads((folder / "config.json").read_text())
@@ -351,8 +359,8 @@ def tiny_chat_model(tmp_path_factory) -> Path:
 
 
 def test_http_end_to_end_with_a_tiny_model(tiny_chat_model: Path, tmp_path: Path, capsys) -> None:
-    from countllm.agents.llm.local_backend import TransformersBackend
-    from countllm.agents.serve import start_background_server
+    from countllm.agents.llm.local_backend import TransformersBackend  # noqa: PLC0415 — transformers on demand
+    from countllm.agents.serve import start_background_server  # noqa: PLC0415
 
     actions = tmp_path / "four.csv"
     actions.write_text("name,category\nwalk,alone\nsit,alone\nhug (a person),people\nhand shake,people\n")
@@ -397,7 +405,7 @@ class ScriptedScorer:
     calls: Counter = field(default_factory=Counter)
     listed: dict = field(default_factory=dict)
 
-    def complete(self, messages, config=GenerationConfig()):
+    def complete(self, messages, config=DEFAULT_CONFIG):
         raise AssertionError("with a scorer, every question is scored")
 
     def score_choices(self, messages: list[ChatMessage], choices) -> list[float]:
@@ -427,7 +435,8 @@ def test_choice_scoring_votes_consensus_and_calibration(actions_csv: Path, tmp_p
     else:
         assert votes[drink, carry] == 3 and votes[drink, eat] == 0
     assert votes[walk, run] == 3 and votes.diagonal().sum() == 0  # the asked action is never a candidate
-    assert np.isnan(result.tally.scores[drink, drink]) and result.tally.scores[drink, eat] > result.tally.scores[drink, vocab.index("sit")] - 10
+    scores = result.tally.scores
+    assert np.isnan(scores[drink, drink]) and scores[drink, eat] > scores[drink, vocab.index("sit")] - 10
     # rounds list the category in different orders; within a round every action sees the same list
     lists = backend.listed["drink"]
     movement = [lst for lst in lists if "walk" in lst]
@@ -457,10 +466,6 @@ def test_choice_scoring_from_the_cli_with_a_tiny_local_model(tiny_chat_model: Pa
 
 
 def test_retry_failures_and_decoding_options_reach_the_runner(actions_csv: Path, tmp_path: Path) -> None:
-    import argparse
-
-    from countllm.agents.mining.commands import add_mining_options, backend_and_runner, command_line, decoding_mode
-
     parser = argparse.ArgumentParser()
     add_mining_options(parser)
     extra = parser.parse_args(["--retry-failures", "--decoding", "free-generation", "--threads", "1"])

@@ -21,6 +21,8 @@ from countllm.errors import EXIT_PARTIAL
 from countllm.priors import load_priors
 from countllm.prompt_templates import load_prompt
 
+DEFAULT_CONFIG = GenerationConfig()  # fakes take the same default as LLMBackend.complete
+
 # (action, option) → bonus over a flat score; position in the list adds a bias that rounds average out
 BONUS = {("squat", "knees"): 2.0, ("squat", "hips"): 1.5, ("squat", "2-3 seconds"): 1.0, ("squat", "lunge"): 1.0,
          ("curl", "elbows"): 2.0, ("curl", "wrists"): 1.0, ("curl", "1-2 seconds"): 1.0}
@@ -34,7 +36,7 @@ class ScriptedScorer:
     def __init__(self) -> None:
         self.scored, self.generated = 0, 0
 
-    def complete(self, messages: list[ChatMessage], config: GenerationConfig = GenerationConfig()) -> Completion:
+    def complete(self, messages: list[ChatMessage], config: GenerationConfig = DEFAULT_CONFIG) -> Completion:
         self.generated += 1
         return Completion("I am not sure.", self.model_id)
 
@@ -65,7 +67,7 @@ def test_scored_plan_offers_cycle_ranges_and_keeps_free_questions_unchanged() ->
     item = mining.batch_item(cycle[0], 0, template)
     assert item.choices is not None and "0.5-1 seconds" in item.messages[-1].content
     # questions that stay generated are rendered exactly as in free-generation mode (same cache keys)
-    same = [(s, f) for s, f in zip(scored, free) if not s.scored]
+    same = [(s, f) for s, f in zip(scored, free, strict=True) if not s.scored]
     assert all(mining.batch_item(s, 0, template) == mining.batch_item(f, 0, template) for s, f in same)
 
 
@@ -117,8 +119,8 @@ def test_mine_priors_with_a_tiny_local_model_never_fails_a_scored_question(tiny_
             "--model", str(tiny_chat_model), "--concurrency", "2"]
     assert cli.main(argv) == EXIT_PARTIAL  # a random model's generated answers fail
     document = json.loads(out.read_text())
-    assert document["stats"]["fields_mined"]["moving_parts"] == 2 and document["stats"]["fields_mined"]["cycle_seconds"] == 2
-    assert document["stats"]["fields_mined"]["confusions"] == 2
+    mined = document["stats"]["fields_mined"]
+    assert mined["moving_parts"] == 2 and mined["cycle_seconds"] == 2 and mined["confusions"] == 2
     assert all(f["question"] in ("phases", "complete_when") for f in document["failures"])
     assert all(len(p["source"]["body_parts"]) == 2 for p in document["priors"].values())
     assert cli.main(argv) == EXIT_PARTIAL and json.loads(out.read_text())["stats"]["calls"] == 0

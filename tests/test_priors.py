@@ -267,7 +267,6 @@ def test_priors_template_renders_every_question() -> None:
 # ----------------------------------------------------------------------------- mining
 from countllm.agents.mining import priors as mining  # noqa: E402
 
-
 PARSE_GOOD = [
     (mining.parse_cycle, "1-3 seconds", [1.0, 3.0]),
     (mining.parse_cycle, ' "0.5 - 1.5 s." ', [0.5, 1.5]),

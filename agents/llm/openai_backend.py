@@ -192,6 +192,9 @@ class OpenAIBackend:
             response = self._get_client().chat.completions.create(**self._request(messages, config))
         except openai.OpenAIError as exc:
             raise translate_error(exc, where) from exc
+        except ValueError as exc:  # a 200 whose body is not JSON (a proxy's page, a broken server): the
+            # client lets json's error through, which would stop a whole batch as if it were a bug
+            raise LLMServerError(f"{where}: response body is not JSON ({exc})") from exc
         return self._to_completion(response, where)
 
     def _to_completion(self, response: Any, where: str) -> Completion:

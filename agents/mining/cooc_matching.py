@@ -85,7 +85,7 @@ class VocabularyMatcher:
             if self._alias_emb is None:
                 self._alias_emb = self.encode([alias for alias, _ in self._owners])
             emb = self.encode([normalize_name(a) or a for a, _ in misses])  # (M, D)
-            for (answer, category), row in zip(misses, emb @ self._alias_emb.T):
+            for (answer, category), row in zip(misses, emb @ self._alias_emb.T, strict=True):
                 matches[(answer, category)] = self._nearest(answer, category, row)
         return matches
 

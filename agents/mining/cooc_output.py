@@ -26,7 +26,7 @@ def _pair_votes(result: CooccurrenceResult) -> list[dict[str, Any]]:
              "rounds_answered": int(result.tally.rounds_answered[i, result.vocab.category_index(j)]),
              "in_matrix": bool(matrix[i, j])}
             | ({} if scores is None else {"mean_score": round(float(scores[i, j]), 4)})
-            for i, j in zip(rows.tolist(), cols.tolist())]
+            for i, j in zip(rows.tolist(), cols.tolist(), strict=True)]
 
 
 def _clip(text: str | None, max_chars: int) -> str | None:

@@ -135,7 +135,7 @@ def tally_scores(vocab: Vocabulary, questions: dict[str, ScoredQuestion], report
     votes, answered = np.zeros((n, n), dtype=np.int32), np.zeros((n, len(cats)), dtype=np.int32)
     total, counted = np.zeros((n, n)), np.zeros((n, n))
     ok = {key: o.parsed for key, o in report.outcomes.items() if o.status == "ok" and key in questions}
-    baselines = {(q.category, q.round): dict(zip(q.candidates, _candidate_scores(vocab, q, ok[key])))
+    baselines = {(q.category, q.round): dict(zip(q.candidates, _candidate_scores(vocab, q, ok[key]), strict=True))
                  for key, q in questions.items() if q.action is None and key in ok}
     for key, parsed in ok.items():
         q = questions[key]

@@ -39,18 +39,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from countllm.agents.batch_runner import BatchRunner
-from countllm.agents.mining.commands import (
-    backend_and_runner,
-    check_counts,
-    command_line,
-    decoding_mode,
-    list_failures,
-    utc_now,
-)
 from countllm.agents.mining.priors_asking import Answers, ask_all, failure_entry, parse_ask
 from countllm.agents.mining.priors_choices import CHOICE_RULES, SCORED_QUESTIONS, mean_scores, select
 from countllm.agents.mining.priors_parsers import parse_choice, parse_cycle, parse_phases, parse_sentence
@@ -65,6 +58,14 @@ from countllm.agents.mining.priors_questions import (
     generation,
     load_actions,
     plan_asks,
+)
+from countllm.agents.mining.runs import (
+    backend_and_runner,
+    check_counts,
+    command_line,
+    decoding_mode,
+    list_failures,
+    utc_now,
 )
 from countllm.errors import EXIT_OK, EXIT_PARTIAL, InputError
 from countllm.priors import normalise_joints
@@ -177,7 +178,8 @@ def mine_priors(actions: list[Action], args: argparse.Namespace, runner: BatchRu
         if values:
             priors[action.name] = prior_record(action, values, source)
     return {"schema_version": SCHEMA_VERSION, "format_version": FORMAT_VERSION, "model": model_id,
-            "prompt": template.provenance(), "created": utc_now(), "command": command_line(args, "priors"), "actions": len(actions),
+            "prompt": template.provenance(), "created": utc_now(), "command": command_line(args, "priors"),
+            "actions": len(actions),
             "decoding": decoding, "choice_rules": CHOICE_RULES if mode == "choice-scoring" else None,
             "body_part_options": list(BODY_PART_OPTIONS), "priors": priors, "failures": failures,
             "stats": _stats(actions, priors, failures, answers, time.perf_counter() - started)}

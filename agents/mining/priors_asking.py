@@ -25,10 +25,10 @@ from typing import Any
 
 from countllm.agents.batch_runner import BatchRunner
 from countllm.agents.batch_types import BatchItem, BatchReport, Try
-from countllm.agents.mining.commands import run_items
 from countllm.agents.mining.priors_choices import parse_scored
 from countllm.agents.mining.priors_parsers import parse_choice, parse_cycle, parse_phases, parse_sentence
 from countllm.agents.mining.priors_questions import Ask, batch_item
+from countllm.agents.mining.runs import run_items
 from countllm.prompt_templates import PromptTemplate
 
 MAX_ANSWER_CHARS = 300  # raw answers kept per try in the output file

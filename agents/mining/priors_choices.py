@@ -44,7 +44,7 @@ def parse_scored(text: str, question: str, options: tuple[str, ...]) -> dict[str
     """Option → score of one scored answer; ValueError unless it scores exactly these options."""
     choices = choices_for(question, options)
     scores = parse_scores(text, choices.options)
-    return {option: scores[scored] for option, scored in zip(options, choices.options)}
+    return {option: scores[scored] for option, scored in zip(options, choices.options, strict=True)}
 
 
 def mean_scores(rounds: list[dict[str, float]]) -> dict[str, float]:
