@@ -22,7 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from countllm import labels
 from countllm.errors import InputError
+from countllm.labels import singular
 from countllm.pose.layouts import H36M_JOINTS
 
 MIN_CYCLE_S, MAX_CYCLE_S = 0.2, 30.0  # a cycle range outside this is not a human repetition
@@ -115,74 +117,22 @@ def normalise_joints(words: list[str]) -> list[str]:
     return [j for j in H36M_JOINTS if j in found]
 
 
-# --------------------------------------------------------------------------- label normalisation
-ABBREVIATIONS: dict[str, str] = {
-    "rdl": "romanian deadlift", "ohp": "overhead press", "db": "dumbbell", "bb": "barbell",
-    "kb": "kettlebell", "l": "left", "r": "right", "1-leg": "single leg", "1-arm": "single arm",
-    "one-leg": "single leg", "one-arm": "single arm", "jj": "jumping jack",
-}  # fmt: skip
-
-
-def singular(word: str) -> str:
-    """A plural noun's singular by the regular English rules (squats → squat, presses → press,
-    crunches → crunch, burpees → burpee); words ending in ss, us or is (press, this) stay."""
-    if len(word) <= 2 or word.endswith(("ss", "us", "is")) or not word.endswith("s"):
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("sses", "ches", "shes", "xes")):
-        return word[:-2]
-    return word[:-1]
-
-
-def normalize_label(text: str) -> str:
-    """docs/design.md §2's label normalisation: lower case, abbreviations expanded, hyphens removed
-    (push-up → pushup), underscores as spaces, punctuation dropped, nouns singular."""
-    words = re.findall(r"[a-z0-9\-]+", text.lower().replace("_", " "))
-    expanded = " ".join(ABBREVIATIONS.get(singular(w), singular(w)) for w in words)
-    return expanded.replace("-", "")
-
-
-def _stem(word: str) -> str:
-    """Verb forms onto one key: pressing → press, squatting → squat, raise/raising → rais.
-    Applied to both sides of a match, so it only has to be consistent, not linguistic."""
-    if word.endswith("ing") and len(word) > 5:
-        word = word[:-3]
-        if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "sl":
-            word = word[:-1]
-    return word[:-1] if word.endswith("e") and len(word) > 3 else word
-
-
-def _keys(text: str) -> list[str]:
-    return [_stem(w) for w in normalize_label(text).split()]
-
-
-def _match_length(tokens: list[str], key: list[str]) -> int:
-    """Characters of `key` found in `tokens` as a contiguous run, spaces ignored
-    ("pull ups" matches "pull-up"), or 0."""
-    target = "".join(key)
-    for i in range(len(tokens)):
-        joined = ""
-        for token in tokens[i:]:
-            joined += token
-            if joined == target:
-                return len(target)
-            if not target.startswith(joined):
-                break
-    return 0
-
-
+# --------------------------------------------------------------------------- matching
 def match_action(text: str, priors: dict[str, ActionPrior]) -> ActionPrior | None:
-    """The prior whose action name or alias appears in `text` (a question or a dataset type
-    name), preferring the longest match ("front squat" over "squat"); None if none does."""
-    tokens = _keys(text)
-    best, best_len = None, 0
-    for prior in priors.values():
-        for name in (prior.action, *prior.aliases):
-            length = _match_length(tokens, _keys(name))
-            if length > best_len:
-                best, best_len = prior, length
-    return best
+    """The prior `text` (a question or a dataset type name) is about, or None.
+
+    Spellings come from the one vocabulary, `countllm.labels`: a prior answers to its own action
+    name and aliases plus every spelling of the exercise id they normalise to, so "press-ups",
+    "pushups" and RepCountA's "push_up" all find the "push-up" prior. The longest match wins
+    ("romanian deadlift" over "deadlift").
+    """
+    names = {}
+    for key, prior in priors.items():
+        found = (labels.normalize(n) for n in (prior.action, *prior.aliases))
+        label = next((i for i in found if i is not None), None)
+        names[key] = (prior.action, *prior.aliases, *(labels.aliases(label) if label else ()))
+    best = labels.longest_match(text, names)
+    return None if best is None else priors[best]
 
 
 # --------------------------------------------------------------------------- loading

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from countllm import labels
 from countllm.pose.gaps import interpolate_gaps
 from countllm.pose.io import load_pose_file
 from countllm.pose.layouts import H36M, H36M_JOINTS
@@ -36,21 +37,6 @@ from countllm.videollm.motion_encoder import MotionEncoderConfig, MotionFeatures
 from countllm.videollm.prompting import PromptBuilder
 
 SPLITS = ("train", "val", "all")
-
-# Class names as people say them (LiFT's label normalisation, docs/design.md §2, in reverse).
-ACTION_NAMES = {
-    "bench_pressing": "bench press", "front_raise": "front raise", "lunge": "lunge", "pull_ups": "pull-up",
-    "pull_up": "pull-up", "push_up": "push-up", "rope_pushdown": "rope pushdown", "sit_up": "sit-up",
-    "squat": "squat", "jumping_jack": "jumping jack", "bicep_curl": "bicep curl",
-}  # fmt: skip
-# What moves, for the stage-1 descriptions (the semantic alignment captions).
-MOVING_PARTS = {
-    "bench press": "elbows and shoulders", "front raise": "shoulders and arms", "lunge": "knees and hips",
-    "pull-up": "elbows and shoulders", "push-up": "elbows and shoulders", "rope pushdown": "elbows",
-    "sit-up": "hips and trunk", "squat": "knees and hips", "jumping jack": "arms and legs",
-    "bicep curl": "elbows",
-}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -83,10 +69,16 @@ class Clip:
     features: MotionFeatures
     count: int | None
     cycles: list[Segment] | None  # seconds; None when only the count is known
-    action: str | None  # a key of ACTION_NAMES' values, e.g. "squat"
+    action: str | None  # the display name (countllm.labels), e.g. "push-up"; None if unknown
     duration_s: float
     source: str
     density: np.ndarray | None = field(default=None, repr=False)  # (T,) on the feature axis
+
+
+def moving_parts(name: str) -> str:
+    """What moves, for the stage-1 captions ("elbows and shoulders"); "body" when unknown."""
+    label = labels.normalize(name)
+    return (labels.moves(label) if label else None) or "body"
 
 
 def split_of(name: str, val_fraction: float) -> str:
@@ -160,7 +152,7 @@ def synthetic_clips(cfg: DataConfig, encoder: MotionEncoderConfig) -> list[Clip]
         if rng.random() < cfg.bbox_normalised_fraction:
             pose = bbox_normalise(pose)
         feats = encode(encoder, pose=pose)
-        clips.append(Clip(feats, seq.count, seq.cycles, ACTION_NAMES[seq.config.exercise], seq.duration_s,
+        clips.append(Clip(feats, seq.count, seq.cycles, labels.display_name(seq.config.exercise), seq.duration_s,
                           f"synthetic:{i}:{seq.config.exercise}", density_target(seq.cycles, feats.times)))
     return clips
 
@@ -183,8 +175,7 @@ def real_clips(cfg: DataConfig, encoder: MotionEncoderConfig, split: str | None 
         fps = ann.fps or cfg.real_fps
         pose = load_pose_file(media / ann.name, fps)
         cycles = cycles_seconds(ann, fps) if ann.cycle_frames and ann.cycles_agree else None
-        kind = ann.action_type
-        action = ACTION_NAMES.get(kind, kind.replace("_", " ")) if kind else None
+        action = labels.spoken_name(ann.action_type)
         variants = augmented_poses(pose, cfg.real_speeds, cfg.real_mirror) if augment else [("", pose)]
         for tag, variant in variants:
             scale = pose.fps / variant.fps  # times shrink by the replay speed
@@ -198,7 +189,7 @@ def real_clips(cfg: DataConfig, encoder: MotionEncoderConfig, split: str | None 
 def describe(clip: Clip) -> str:
     """A stage-1 caption: the action, the body parts that move, and the tempo."""
     name = clip.action or "an exercise"
-    parts = MOVING_PARTS.get(name, "body")
+    parts = moving_parts(name)
     if clip.cycles:
         period = float(np.mean([c.duration for c in clip.cycles]))
     else:
