@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from countllm.agents.llm.base import ChatMessage, Completion, GenerationConfig, LLMBackend, LLMBadRequest, LLMError
+from countllm.errors import CountLLMError, InputError
 
 ROLES = ("system", "user", "assistant", "developer")  # "developer" is OpenAI's newer "system"
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -304,24 +305,25 @@ def run_server(model: str | None, host: str = "127.0.0.1", port: int = 8000, ser
                threads: int | None = None) -> None:
     """`countllm serve`: load the local model (default SmolLM2), serve until Ctrl-C.
 
-    The model loads before the socket opens, so a bad folder fails at once with a one-line error
+    The port is bound first (a port in use fails at once, before a model load of seconds), then
+    the model loads before the first request is accepted, so a bad folder is a one-line error
     and the first request is not slow.
     """
-    from countllm.agents.llm.base import LLMUnavailable  # noqa: PLC0415
     from countllm.agents.llm.local_backend import TransformersBackend  # noqa: PLC0415
-    from countllm.errors import InputError  # noqa: PLC0415
 
     backend = TransformersBackend(model, num_threads=threads)
-    print(f"loading {model or backend.model_id} ...", flush=True)
-    try:
-        backend.load()
-    except LLMUnavailable as exc:
-        raise InputError(model or "default model", str(exc)) from None
     cfg = ServeConfig(served_name=served_name or backend.model_id, verbose=True)
     try:
         server = LLMHTTPServer((host, port), backend, cfg)
     except OSError as exc:
-        raise InputError(f"{host}:{port}", f"cannot listen ({exc.strerror or exc})") from None
+        raise InputError(f"--port {port}", f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                         "pass another --port") from None
+    print(f"loading {model or backend.model_id} ...", flush=True)
+    try:
+        backend.load()
+    except CountLLMError:
+        server.server_close()
+        raise
     print(f"loaded in {backend.load_seconds:.1f} s; serving {cfg.served_name!r} at "
           f"http://{host}:{server.server_address[1]}/v1 (OpenAI-compatible). Ctrl-C stops.", flush=True)
     try:

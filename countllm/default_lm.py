@@ -104,3 +104,18 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     source = {"converted_from": gguf.name, "carrier_package": DEFAULT_CARRIER,
               "seconds": round(time.perf_counter() - started, 1)}
     (out / SOURCE_FILE).write_text(json.dumps(source, indent=2))
+
+
+def quiet_model_loading() -> None:
+    """Hide transformers' per-load "Loading weights" bars unless a person watches a terminal.
+
+    Why: they are written to stderr with carriage returns, so a script or a log that reads the
+    one-line error contract (stderr holds exactly the error) would get dozens of bar lines.
+    """
+    import sys  # noqa: PLC0415 — tiny, but keeps this module's import list about the model
+
+    if not sys.stderr.isatty():
+        from transformers.utils import logging as hf_logging  # noqa: PLC0415 — transformers on demand
+
+        hf_logging.disable_progress_bar()
+

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from countllm.videollm.model import LossWeights
 from countllm.finetune.data import DataConfig
+from countllm.videollm.model import LossWeights
 
 TRAINABLE_PARTS = ("periodicity", "projector", "lora")
 PRECISIONS = ("no", "bf16", "fp16")
@@ -38,7 +38,8 @@ class PhaseConfig:
     def __post_init__(self) -> None:
         unknown = set(self.train) - set(TRAINABLE_PARTS)
         if unknown:
-            raise ValueError(f"phase {self.name!r}: unknown trainable parts {sorted(unknown)}; accepted: {TRAINABLE_PARTS}")
+            raise ValueError(f"phase {self.name!r}: unknown trainable parts {sorted(unknown)}; "
+                             f"accepted: {TRAINABLE_PARTS}")
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError(f"phase {self.name!r}: steps >= 0 and batch_size >= 1 are required")
 
@@ -122,7 +123,8 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         node[last] = parsed
 
 
-def load_stage_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[StageConfig, dict[str, Any]]:
+def load_stage_config(path: str | Path,
+                      overrides: list[str] | tuple[str, ...] = ()) -> tuple[StageConfig, dict[str, Any]]:
     """The typed config and the raw dict it came from (saved beside every checkpoint)."""
     path = Path(path)
     if not path.is_file():

@@ -29,14 +29,14 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from countllm.finetune.config import PhaseConfig, StageConfig, load_stage_config
+from countllm.finetune.data import Clip, make_sample, real_clips, synthetic_clips
+from countllm.finetune.validate import validate
 from countllm.videollm.backbone import load_backbone
 from countllm.videollm.checkpoint import load_checkpoint, load_trained_parts, save_checkpoint
 from countllm.videollm.inputs import collate
 from countllm.videollm.model import VideoLLM, VideoLLMConfig
 from countllm.videollm.prompting import PromptConfig
-from countllm.finetune.config import PhaseConfig, StageConfig, load_stage_config
-from countllm.finetune.data import Clip, make_sample, real_clips, synthetic_clips
-from countllm.finetune.validate import validate
 
 STATE_FILE = "trainer_state.pt"
 
@@ -173,7 +173,8 @@ def run_phase(ctx: dict[str, Any], phase: PhaseConfig, first_step: int, phase_st
         if cfg.validation.every and done % cfg.validation.every == 0 and done < phase_start + phase.steps:
             log(ctx, {"step": done, "phase": phase.name, "validation": run_validation(ctx, phase)})
         if done % cfg.checkpoint_every == 0 and accelerator.is_main_process:
-            save_state(ctx["out"] / "last", model, optimizer, schedule, done, ctx["sampler"], ctx["history"], ctx["raw"])
+            save_state(ctx["out"] / "last", model, optimizer, schedule, done, ctx["sampler"], ctx["history"],
+                       ctx["raw"])
     log(ctx, {"step": phase_start + phase.steps, "phase": phase.name, "validation": run_validation(ctx, phase)})
     if accelerator.is_main_process:
         save_state(ctx["out"] / "last", model, optimizer, schedule, phase_start + phase.steps, ctx["sampler"],

@@ -8,9 +8,11 @@ traceback. Every subcommand adds its rows here.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,16 @@ def _corrupt_checkpoint(tmp: Path) -> Path:
     return folder
 
 
+def _checkpoint_with_broken_weights(tmp: Path) -> Path:
+    """The shipped default, copied, with its periodicity weights truncated."""
+    from countllm.videollm.counter import default_checkpoint  # noqa: PLC0415 — fixtures only
+
+    folder = tmp / "broken_ckpt"
+    shutil.copytree(default_checkpoint(), folder)
+    (folder / "periodicity.safetensors").write_bytes(b"garbage")
+    return folder
+
+
 def _csv(tmp: Path) -> Path:
     return _file(tmp, "ann.csv", b"type,name,count\nsquat,a.mp4,3\n")
 
@@ -80,6 +92,9 @@ ROWS = [
     Row("count-videollm-corrupt-checkpoint",
         lambda t: (["count", str(_pose_file(t)), "--method", "videollm", "--model", str(_corrupt_checkpoint(t))],
                    "ckpt")),
+    Row("count-videollm-broken-weights",
+        lambda t: (["count", str(_pose_file(t)), "--method", "videollm", "--model",
+                    str(_checkpoint_with_broken_weights(t))], "periodicity.safetensors")),
     Row("count-time-range-past-the-end", lambda t: (["count", str(_pose_file(t)), "--start", "500"], "squat.npy")),
     Row("count-time-range-reversed",
         lambda t: (["count", str(_pose_file(t)), "--start", "5", "--end", "2"], "--start")),
@@ -142,3 +157,30 @@ def test_count_json_has_schema_version(tmp_path: Path) -> None:
     out = run(["count", str(_pose_file(tmp_path)), "--json"])
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["schema_version"] == 1
+
+
+def test_serve_with_no_flags_answers_an_openai_client() -> None:
+    """`countllm serve` exactly as the README shows it (default model), asked by the openai client."""
+    import openai  # noqa: PLC0415 — the llm extra; only this test needs it
+
+    sock, port = _occupied_port()
+    sock.close()  # a port that was free a moment ago
+    server = subprocess.Popen([COUNTLLM, "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=60)
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                model = client.models.list().data[0].id
+                break
+            except openai.APIConnectionError:
+                alive = server.poll() is None
+                assert alive and time.monotonic() < deadline, "" if alive else server.stderr.read()
+                time.sleep(0.5)
+        reply = client.chat.completions.create(model=model, max_tokens=8,
+                                               messages=[{"role": "user", "content": "Say hello."}])
+        assert model == "SmolLM2-135M-Instruct" and reply.choices[0].message.content.strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -26,7 +26,7 @@ from countllm.agents.llm.base import (  # noqa: E402
 )
 from countllm.agents.llm.openai_backend import OpenAIBackend  # noqa: E402
 from countllm.agents.serve import run_server, start_background_server  # noqa: E402
-from countllm.errors import InputError  # noqa: E402
+from countllm.errors import ModelUnavailable  # noqa: E402
 from tests.test_llm_backends import USER, tiny_backend, tiny_model_dir  # noqa: E402, F401 — fixtures
 
 SERVED = "tiny"
@@ -113,8 +113,11 @@ def test_concurrent_requests_are_served(tiny_server, tiny_backend):  # noqa: F81
     expected = tiny_backend.complete(USER, GenerationConfig(max_tokens=5)).text
     backend = OpenAIBackend(SERVED, base_url=tiny_server, api_key="x")
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(backend.complete(USER, GenerationConfig(max_tokens=5)).text))
-               for _ in range(4)]
+
+    def ask() -> None:
+        results.append(backend.complete(USER, GenerationConfig(max_tokens=5)).text)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -210,5 +213,5 @@ def test_backend_failures_become_http_errors(fake_server, failure, status, mappe
 
 
 def test_run_server_bad_model_is_a_one_line_error(tmp_path):
-    with pytest.raises(InputError, match="not a model folder"):
+    with pytest.raises(ModelUnavailable, match="not a model folder"):
         run_server(str(tmp_path / "nope"), port=0)

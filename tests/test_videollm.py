@@ -7,7 +7,6 @@ test_llm_backends.build_tiny_chat_model), so nothing is downloaded and each test
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +128,8 @@ def test_forward_losses_and_generate(tiny_model, squat_features):
     seq, feats = squat_features
     q = tiny_model.prompts.question("count")
     batch = collate([Sample(feats, "count", q, "Count: 6.", count=6.0),
-                     Sample(feats, "name", tiny_model.prompts.question("name"), "Exercise: squat.")], tiny_model.prompts)
+                     Sample(feats, "name", tiny_model.prompts.question("name"), "Exercise: squat.")],
+                    tiny_model.prompts)
     out = tiny_model(batch, LossWeights(lm=1.0, count=1.0, density=0.0))
     assert set(out.parts) == {"lm", "count"} and torch.isfinite(out.loss)
     out.loss.backward()
@@ -145,7 +145,8 @@ def test_prompt_marks_video_and_template_switch(tiny_model):
     text = tiny_model.backbone.tokenizer.decode(list(ids.after))
     assert "Periodicity rules" in text and "Count: N." in text
     plain = type(builder)(builder.template, builder.tokenizer, structured=False)
-    assert "Periodicity rules" not in tiny_model.backbone.tokenizer.decode(list(plain.prompt_ids("count", "How many?").after))
+    prompt = tiny_model.backbone.tokenizer.decode(list(plain.prompt_ids("count", "How many?").after))
+    assert "Periodicity rules" not in prompt
 
 
 def test_checkpoint_round_trip(tiny_model, squat_features, tmp_path):

@@ -3,7 +3,8 @@
 Mining and agents only ever see `LLMBackend.complete`; which server or local model answers is
 configuration. A backend that can also *score* given continuations (a local model: it sees its
 own logits) offers the optional `ChoiceScorer` capability; callers check `supports_choices`
-and fall back to free generation + strict parsing where it is missing. Errors are typed so the batch runner can tell what is worth retrying
+and fall back to free generation + strict parsing where it is missing. Errors are typed so the batch
+runner can tell what is worth retrying
 (timeouts, rate limits, server errors) from what is not (a bad request, a missing model).
 """
 

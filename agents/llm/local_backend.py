@@ -27,10 +27,12 @@ from countllm.agents.llm.base import (
 )
 from countllm.agents.llm.scoring import PrefixCache, score_continuations, truncate_choices
 from countllm.default_lm import (  # noqa: F401 — re-exported: the cache helpers' historical home
+    DEFAULT_MODEL_NAME,
     DefaultModelMissing,
     cache_dir,
     default_model_path,
     ensure_default_model,
+    quiet_model_loading,
 )
 
 
@@ -178,6 +180,7 @@ def _load_folder(path: Path, device: str, dtype: Any) -> tuple[Any, Any]:
     """Tokenizer and model from a local folder, or LLMUnavailable saying what is wrong and what to do."""
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
+    quiet_model_loading()
     fix = "pass a local Hugging Face causal-LM folder (config.json, weights, tokenizer), or none for the default"
     if not (path / "config.json").is_file():
         raise LLMUnavailable(f"{path}: not a model folder (no config.json); {fix}")

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from countllm.default_lm import DefaultModelMissing, ensure_default_model, quiet_model_loading
 from countllm.errors import ModelUnavailable
-from countllm.default_lm import DefaultModelMissing, ensure_default_model
 
 QUANTIZATIONS = ("none", "4bit", "8bit")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -104,6 +104,7 @@ def load_backbone(cfg: BackboneConfig, adapter: Path | None = None, trainable: b
     from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training  # noqa: PLC0415
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
+    quiet_model_loading()
     path = resolve_path(cfg)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if tokenizer.pad_token_id is None:

@@ -17,6 +17,8 @@ is found again from `config.backbone.path` (None: the default SmolLM2), or from 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from countllm.videollm.model import VideoLLM, VideoLLMConfig
 
 FORMAT_VERSION = 1
 WEIGHT_FILES = {"periodicity": "periodicity.safetensors", "projector": "projector.safetensors"}
+MAKE_ONE = "make one with `countllm finetune --config finetune/recipes/default/stage3_instruct.yaml`"
 
 
 class CheckpointError(ModelUnavailable):
@@ -45,7 +48,8 @@ def save_checkpoint(model: VideoLLM, folder: str | Path, history: list[dict[str,
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     for name, filename in WEIGHT_FILES.items():
         module = getattr(model, name)
-        save_file({k: v.detach().float().contiguous().cpu() for k, v in module.state_dict().items()}, str(folder / filename))
+        tensors = {k: v.detach().float().contiguous().cpu() for k, v in module.state_dict().items()}
+        save_file(tensors, str(folder / filename))
     model.lm.save_pretrained(str(folder / "adapter"))
     (folder / "template.yaml").write_text(model.prompts.template.source)
     if history is not None:
@@ -55,13 +59,21 @@ def save_checkpoint(model: VideoLLM, folder: str | Path, history: list[dict[str,
 
 def read_config(folder: str | Path) -> VideoLLMConfig:
     path = Path(folder) / "config.json"
+    if not Path(folder).is_dir():
+        raise CheckpointError(str(folder), f"no such folder; pass a video-LLM checkpoint folder, or {MAKE_ONE}")
     if not path.is_file():
-        raise CheckpointError(f"{folder}: no video-LLM checkpoint here (config.json missing); train one with "
-                              "`countllm finetune --config finetune/recipes/stage3_instruct.yaml`")
-    data = json.loads(path.read_text())
-    if data.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {data.get('format_version')}, this code reads {FORMAT_VERSION}")
-    return VideoLLMConfig.from_dict(data["model"])
+        raise CheckpointError(str(folder), f"no video-LLM checkpoint here (config.json missing); {MAKE_ONE}")
+    try:
+        data = json.loads(path.read_text())
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise CheckpointError(str(path), f"checkpoint format {version}, this code reads {FORMAT_VERSION}; "
+                                  f"{MAKE_ONE}")
+        return VideoLLMConfig.from_dict(data["model"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(str(path), f"not a readable checkpoint config ({exc}); {MAKE_ONE}") from None
 
 
 def load_checkpoint(folder: str | Path, backbone_path: str | None = None, trainable: bool = False,
@@ -73,9 +85,10 @@ def load_checkpoint(folder: str | Path, backbone_path: str | None = None, traina
         cfg = replace(cfg, backbone=replace(cfg.backbone, path=backbone_path))
     for needed in [*WEIGHT_FILES.values(), "adapter/adapter_config.json", "template.yaml"]:
         if not (folder / needed).exists():
-            raise CheckpointError(f"{folder}: incomplete checkpoint, {needed} is missing")
+            raise CheckpointError(str(folder), f"incomplete checkpoint, {needed} is missing; {MAKE_ONE}")
     _check_template(folder, cfg.prompt.template)
-    backbone = load_backbone(cfg.backbone, adapter=folder / "adapter", trainable=trainable)
+    with _weights_file(folder / "adapter"):
+        backbone = load_backbone(cfg.backbone, adapter=folder / "adapter", trainable=trainable)
     model = VideoLLM(cfg, backbone)
     load_trained_parts(model, folder)
     model.to(device)
@@ -90,13 +103,28 @@ def load_trained_parts(model: VideoLLM, folder: str | Path, adapter: bool = Fals
 
     folder = Path(folder)
     for name, filename in WEIGHT_FILES.items():
-        getattr(model, name).load_state_dict(load_file(str(folder / filename)), strict=True)
+        with _weights_file(folder / filename):
+            getattr(model, name).load_state_dict(load_file(str(folder / filename)), strict=True)
     if adapter:
         from peft import set_peft_model_state_dict  # noqa: PLC0415
 
         result = set_peft_model_state_dict(model.lm, load_file(str(folder / "adapter" / "adapter_model.safetensors")))
         if result.unexpected_keys:
             raise CheckpointError(f"{folder}: adapter weights do not fit this model: {result.unexpected_keys[:3]}")
+
+
+@contextmanager
+def _weights_file(path: Path) -> Iterator[None]:
+    """A weights file that is truncated, foreign or of another shape is a CheckpointError naming it."""
+    from safetensors import SafetensorError  # noqa: PLC0415 — safetensors on demand
+
+    try:
+        yield
+    except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
+        if isinstance(exc, ModelUnavailable):
+            raise
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise CheckpointError(str(path), f"unreadable or does not fit this model ({reason}); {MAKE_ONE}") from None
 
 
 def _check_template(folder: Path, name: str) -> None:

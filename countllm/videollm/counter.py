@@ -71,7 +71,8 @@ class VideoLLMCounter:
     def model(self):
         return _load(self.checkpoint, self.backbone_path)
 
-    def answer(self, pose: Pose, question: str | None = None, task: str = "count") -> tuple[str, np.ndarray, np.ndarray]:
+    def answer(self, pose: Pose, question: str | None = None,
+               task: str = "count") -> tuple[str, np.ndarray, np.ndarray]:
         """The raw answer text, and the density (T,) with its frame times (T,)."""
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
@@ -108,4 +109,5 @@ class VideoLLMCounter:
         try:
             return parse_exercise_answer(text)
         except UnparseableAnswer as exc:
-            raise AnswerError(pose.source, f"the video-LLM did not name an exercise ({exc.reason}): {text[:80]!r}") from None
+            raise AnswerError(pose.source,
+                              f"the video-LLM did not name an exercise ({exc.reason}): {text[:80]!r}") from None
