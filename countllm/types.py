@@ -25,6 +25,7 @@ class Frames:
     timestamps: np.ndarray  # (T,) float seconds, from the container's frame clock
     fps: float  # the sampled rate, not necessarily the file's native rate
     source: str  # path of the video the frames came from
+    notes: list[str] = field(default_factory=list)  # what decoding repaired (e.g. a broken clock), said plainly
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

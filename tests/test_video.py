@@ -208,11 +208,21 @@ def test_corrupt_frames_raise_input_error(tmp_path: Path, clip: Path) -> None:
     assert str(path) in str(caught.value)
 
 
-def test_unusable_fps_asks_for_override(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unusable_header_rate_falls_back_to_the_frame_clock(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = read_frames(clip)
     monkeypatch.setattr(decord.VideoReader, "get_avg_fps", lambda self: math.nan)
-    with pytest.raises(InputError, match="--fps") as caught:
+    frames = read_frames(clip)
+    assert frames.fps == pytest.approx(real.fps, rel=0.02)
+    assert any("no frame rate" in n and "--fps" in n for n in frames.notes)
+
+
+def test_no_rate_and_no_clock_asks_for_fps(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(decord.VideoReader, "get_avg_fps", lambda self: math.nan)
+    monkeypatch.setattr(decord.VideoReader, "get_frame_timestamp",
+                        lambda self, idx: np.zeros((len(np.atleast_1d(idx)), 2)))
+    with pytest.raises(InputError, match="pass --fps RATE") as caught:
         read_frames(clip)
-    assert str(clip) in str(caught.value)
+    assert str(clip) in str(caught.value) and "override_fps" not in str(caught.value)
     assert read_frames(clip, DecodeConfig(override_fps=30)).fps == 30.0
 
 

@@ -146,41 +146,64 @@ def _as_numpy(batch: object) -> np.ndarray:
     return batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
 
 
-def _native_fps(reader: decord.VideoReader, path: Path, override: float | None) -> float:
+def _increasing(times: np.ndarray) -> bool:
+    return bool(np.isfinite(times).all() and (np.diff(times) > 0).all())
+
+
+def _container_clock(reader: decord.VideoReader) -> np.ndarray:
+    """Every native frame's start time as the container wrote it (may be broken)."""
+    return reader.get_frame_timestamp(np.arange(len(reader)))[:, 0].astype(np.float64)  # (n,)
+
+
+def _native_fps(reader: decord.VideoReader, path: Path, override: float | None) -> tuple[float, list[str]]:
+    """The native rate, and a note when it had to come from the frame clock instead of the header.
+
+    Why a fallback: phone and web videos sometimes carry no usable rate in the header, while their
+    frames still have a clock (frames / duration gives the rate)."""
     if override is not None:
-        return float(override)
+        return float(override), []
     fps = float(reader.get_avg_fps())
-    if not (math.isfinite(fps) and fps > 0):
-        raise InputError(path, f"the container reports a frame rate of {fps}, which cannot time "
-                               "the frames; pass --fps RATE (DecodeConfig.override_fps)")
-    return fps
+    if math.isfinite(fps) and fps > 0:
+        return fps, []
+    times = _container_clock(reader)
+    if len(times) > 1 and _increasing(times) and times[-1] > times[0]:
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        return rate, [f"the video header gives no frame rate; used {rate:.3g} fps from its frame clock "
+                      "(pass --fps if that is wrong)"]
+    raise InputError(path, f"the container reports a frame rate of {fps} and its frame timestamps are "
+                           "missing or not increasing, so nothing can time the frames; pass --fps RATE")
 
 
-def _frame_times(reader: decord.VideoReader, path: Path, override: float | None) -> np.ndarray:
-    """Start time of every native frame in seconds (float64): the container's clock, or i/fps."""
+def _frame_times(reader: decord.VideoReader, path: Path, fps: float,
+                 override: float | None) -> tuple[np.ndarray, list[str]]:
+    """Start time of every native frame in seconds (float64): the container's clock, or i/fps.
+
+    A clock that is missing or not increasing (phone and web videos have such files) is replaced
+    by a uniform clock at the nominal rate, and the note says so."""
     n = len(reader)
+    uniform = np.arange(n, dtype=np.float64) / fps
     if override is not None:
-        return np.arange(n, dtype=np.float64) / override
-    times = reader.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)  # (n,)
-    if not (np.isfinite(times).all() and (np.diff(times) > 0).all()):
-        raise InputError(path, "the container's frame timestamps are missing or not increasing; "
-                               "pass --fps RATE (DecodeConfig.override_fps) to use a fixed clock")
-    return times
+        return uniform, []
+    times = _container_clock(reader)
+    if _increasing(times):
+        return times, []
+    return uniform, [f"the video's frame timestamps are missing or not increasing; timed the frames at the "
+                     f"container's nominal {fps:.3g} fps (pass --fps if that is wrong)"]
 
 
-def _probe(path: str | Path, override_fps: float | None) -> tuple[VideoInfo, np.ndarray]:
-    """VideoInfo plus every frame's start time, from one native-size open."""
+def _probe(path: str | Path, override_fps: float | None) -> tuple[VideoInfo, np.ndarray, list[str]]:
+    """VideoInfo plus every frame's start time, and notes on any repaired clock; one native-size open."""
     path = _check_path(path)
     reader = _open_reader(path)
-    fps = _native_fps(reader, path, override_fps)
-    times = _frame_times(reader, path, override_fps)
+    fps, rate_notes = _native_fps(reader, path, override_fps)
+    times, clock_notes = _frame_times(reader, path, fps, override_fps)
     try:
         # reader[0], not get_batch: its shape is right even at a broken width (as H, W, 4)
         height, width = _as_numpy(reader[0]).shape[:2]  # rotation already applied
     except _DECORD_ERRORS as err:
         raise _unreadable(path, err) from err
     info = VideoInfo(str(path), fps, len(times), float(times[-1] + 1.0 / fps), width, height)
-    return info, times
+    return info, times, rate_notes + clock_notes
 
 
 def probe(path: str | Path, override_fps: float | None = None) -> VideoInfo:
@@ -230,7 +253,7 @@ def sampled_indices(info: VideoInfo, target_fps: float | None) -> np.ndarray:
 
 def _decode_chunks(
     reader: decord.VideoReader, path: Path, indices: np.ndarray, times: np.ndarray,
-    fps: float, chunk_frames: int,
+    fps: float, chunk_frames: int, notes: list[str],
 ) -> Iterator[Frames]:
     for start in range(0, len(indices), chunk_frames):
         chunk = indices[start:start + chunk_frames]
@@ -238,7 +261,7 @@ def _decode_chunks(
             images = _as_numpy(reader.get_batch(chunk))  # (T, H, W, 3) uint8
         except _DECORD_ERRORS as err:
             raise _unreadable(path, err, where=f" at frames {chunk[0]}-{chunk[-1]}") from err
-        yield Frames(images=images, timestamps=times[chunk], fps=fps, source=str(path))
+        yield Frames(images=images, timestamps=times[chunk], fps=fps, source=str(path), notes=list(notes))
 
 
 def iter_chunks(path: str | Path, cfg: DecodeConfig | None = None) -> Iterator[Frames]:
@@ -250,12 +273,12 @@ def iter_chunks(path: str | Path, cfg: DecodeConfig | None = None) -> Iterator[F
     uniform grid.
     """
     cfg = cfg or DecodeConfig()
-    info, times = _probe(path, cfg.override_fps)
+    info, times, notes = _probe(path, cfg.override_fps)
     width, height = output_size(info.width, info.height, cfg.max_side)
     reader = _open_reader(Path(info.path), width, height, cfg.num_threads)
     indices = sampled_indices(info, cfg.target_fps)
     fps = effective_fps(info, cfg.target_fps)
-    return _decode_chunks(reader, Path(info.path), indices, times, fps, cfg.chunk_frames)
+    return _decode_chunks(reader, Path(info.path), indices, times, fps, cfg.chunk_frames, notes)
 
 
 def read_frames(path: str | Path, cfg: DecodeConfig | None = None) -> Frames:
@@ -266,4 +289,5 @@ def read_frames(path: str | Path, cfg: DecodeConfig | None = None) -> Frames:
         timestamps=np.concatenate([c.timestamps for c in chunks]),
         fps=chunks[0].fps,
         source=chunks[0].source,
+        notes=chunks[0].notes,
     )
