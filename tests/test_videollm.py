@@ -272,7 +272,7 @@ def test_shipped_default_counts_and_evaluates(tmp_path, squat_h36m_file, squat_s
     csv.write_text(f"type,name,count\nsquat,{squat_h36m_file.name},{squat_sequence.count}\n"
                    "squat,missing.npy,3\n")
     assert cli.main(["eval", "--annotations", str(csv), "--media-dir", str(squat_h36m_file.parent),
-                     "--method", "videollm", "--json", str(tmp_path / "r.json")]) == 0
+                     "--method", "videollm", "--json", str(tmp_path / "r.json")]) == 3  # finished, one item failed
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["metrics"]["n_items"] == 2 and report["metrics"]["n_failed"] == 1  # the missing file, recorded
 

@@ -34,15 +34,18 @@ def self_similarity(vectors: np.ndarray) -> np.ndarray:
     return v @ v.T
 
 
-def embedding_signals(features: Features, cfg: SimilarityCounterConfig) -> SignalSet:
+def embedding_signals(features: Features, cfg: SimilarityCounterConfig,
+                      tsm: np.ndarray | None = None) -> SignalSet:
     """Leading principal components of the centred embeddings, and for each the TSM row of
-    the frame where that component is strongest (the similarity-to-a-key-frame signal)."""
+    the frame where that component is strongest (the similarity-to-a-key-frame signal).
+    `tsm` is the (T, T) self-similarity when the caller already has it."""
     x = features.vectors.astype(np.float64)
     x = x - x.mean(axis=0, keepdims=True)
     u, s, _ = np.linalg.svd(x, full_matrices=False)
     k = min(cfg.n_components, len(s))
     names, values = [], []
-    tsm = self_similarity(features.vectors.astype(np.float64))
+    if tsm is None:
+        tsm = self_similarity(features.vectors.astype(np.float64))
     for i in range(k):
         component = u[:, i] * s[i]
         names.append(f"embedding_pc{i + 1}")
@@ -78,8 +81,9 @@ class SimilarityCounter:
         self.config = config or SimilarityCounterConfig()
 
     def count(self, features: Features) -> CountResult:
-        signals = embedding_signals(features, self.config)
+        tsm = self_similarity(features.vectors.astype(np.float64))  # (T, T), once: signals and plot
+        signals = embedding_signals(features, self.config, tsm)
         hint = similarity_period(features.vectors, features.fps, self.config.periodic.period)
         result = count_signals(signals, self.name, self.config.periodic, period_hint=hint)
-        result.diagnostics["self_similarity"] = self_similarity(features.vectors)
+        result.diagnostics["self_similarity"] = tsm.astype(np.float32)
         return result

@@ -88,6 +88,13 @@ def relative_trajectories(joints: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def pose_signal_names() -> list[str]:
+    """The names of the candidate signals `pose_signals` makes, in order (any H36M-17 pose has the
+    same ones), so consumers that size a model from them never hand-count."""
+    probe = np.random.default_rng(0).normal(size=(2, 17, 3))  # (T, J, 3): values do not matter
+    return [*relative_trajectories(probe), *joint_angles(probe)]
+
+
 def pose_signals(pose: Pose, smooth_window: int = 3) -> SignalSet:
     """All candidate signals of a pose, smoothed (window 3, as LiFT does) and mean-removed."""
     joints = pose.joints.astype(np.float64)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from countllm.pose.layouts import H36M
-from countllm.signals.pose_signals import pose_signals, smooth
+from countllm.signals.pose_signals import pose_signal_names, pose_signals, smooth
 from countllm.types import Features, Pose
 
 KINDS = ("pose", "embeddings", "both")
@@ -39,7 +39,7 @@ class MotionEncoderConfig:
     max_lag: int = 64  # lag profile length L in frames: periods up to 6.4 s at 10 fps
     detrend_s: float = 6.0  # moving-average window removed from every signal
     embedding_components: int = 32  # PCA components kept from frame embeddings
-    smooth_window: int = 3
+    smooth_window: int = 3  # smoothing of the pose signals before resampling (as the pose counter's)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -48,7 +48,7 @@ class MotionEncoderConfig:
             raise ValueError("max_lag >= 2, max_frames >= 8 and sample_fps > 0 are required")
 
 
-N_POSE_SIGNALS = 34  # 12 tracked joints × (x, y) + root (x, y) + 8 joint angles
+N_POSE_SIGNALS = len(pose_signal_names())  # 34: 12 tracked joints × (x, y) + root (x, y) + 8 angles
 
 
 @dataclass
@@ -85,11 +85,11 @@ def resample(values: np.ndarray, fps: float, times: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(times, source, values[:, c]) for c in range(values.shape[1])], axis=1)
 
 
-def pose_channels(pose: Pose) -> np.ndarray:
+def pose_channels(pose: Pose, smooth_window: int = 3) -> np.ndarray:
     """(T, 34) body-relative signals in their native units, at the pose's own rate."""
     if pose.layout != "h36m17" or pose.joints.shape[1] != len(H36M):
         raise ValueError(f"the motion encoder reads H36M-17 poses, got layout {pose.layout!r}")
-    signals = pose_signals(pose, smooth_window=3)
+    signals = pose_signals(pose, smooth_window=smooth_window)
     return signals.values.T.astype(np.float64)
 
 
@@ -139,11 +139,11 @@ def encode(cfg: MotionEncoderConfig, pose: Pose | None = None, embeddings: Featu
     if cfg.kind in ("embeddings", "both") and embeddings is None:
         raise ValueError(f"encoder kind {cfg.kind!r} needs frame embeddings")
     if cfg.kind == "pose":
-        return encode_channels(pose_channels(pose), pose.fps, cfg)
+        return encode_channels(pose_channels(pose, cfg.smooth_window), pose.fps, cfg)
     emb = embedding_channels(embeddings, cfg.embedding_components)
     if cfg.kind == "embeddings":
         return encode_channels(emb, embeddings.fps, cfg)
     # both: bring the embeddings onto the pose's time axis, then one feature matrix
-    pose_ch = pose_channels(pose)
+    pose_ch = pose_channels(pose, cfg.smooth_window)
     emb_on_pose = resample(emb, embeddings.fps, np.arange(pose_ch.shape[0]) / pose.fps)
     return encode_channels(np.concatenate([pose_ch, emb_on_pose], axis=1), pose.fps, cfg)
