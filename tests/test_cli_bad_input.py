@@ -51,8 +51,8 @@ def _file(tmp: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def _corrupt_checkpoint(tmp: Path) -> Path:
-    folder = tmp / "ckpt"
+def _corrupt_checkpoint(tmp: Path, name: str = "ckpt") -> Path:
+    folder = tmp / name
     folder.mkdir()
     (folder / "config.json").write_text("{not json")
     return folder
@@ -114,7 +114,57 @@ ROWS = [
         lambda t: (["finetune", "--config", "finetune/recipes/default/stage3_instruct.yaml", "no_such_key=1"],
                    "no_such_key")),
     Row("serve-model-nowhere", lambda t: (["serve", "--model", "/no/such/model", "--port", "0"], "/no/such/model")),
+    Row("count-videollm-corrupt-checkpoint-names-the-recipe",
+        lambda t: (_count_videollm(t, _corrupt_checkpoint(t)),
+                   "countllm finetune --config finetune/recipes/default/stage3_instruct.yaml")),
+    Row("count-videollm-checkpoint-without-config",
+        lambda t: (_count_videollm(t, _mkdir(t / "empty_ckpt")), "empty_ckpt")),
+    Row("count-videollm-missing-weights",
+        lambda t: (_count_videollm(t, _broken(t, lambda f: (f / "projector.safetensors").unlink())),
+                   "projector.safetensors")),
+    Row("count-videollm-missing-adapter",
+        lambda t: (_count_videollm(t, _broken(t, lambda f: shutil.rmtree(f / "adapter"))), "adapter")),
+    Row("count-videollm-corrupt-adapter",
+        lambda t: (_count_videollm(t, _broken(t, lambda f: (f / "adapter" / "adapter_model.safetensors")
+                                              .write_bytes(b"garbage"))), "adapter")),
+    Row("count-videollm-template-mismatch",
+        lambda t: (_count_videollm(t, _broken(t, lambda f: (f / "template.yaml").write_text(
+            (f / "template.yaml").read_text() + "\n# edited\n"))), "template.yaml")),
+    Row("count-videollm-corrupt-template",
+        lambda t: (_count_videollm(t, _broken(t, lambda f: (f / "template.yaml").write_text("a: [b"))),
+                   "template.yaml")),
+    Row("count-videollm-backbone-nowhere",
+        lambda t: (_count_videollm(t, _broken(t, lambda f: _set_backbone(f, t / "no_lm"))), "no_lm")),
+    Row("count-videollm-corrupt-backbone",
+        lambda t: (_count_videollm(t, _broken(t, lambda f: _set_backbone(f, _corrupt_checkpoint(t, "bad_lm")))),
+                   "bad_lm")),
 ]
+
+
+def _count_videollm(tmp: Path, checkpoint: Path) -> list[str]:
+    return ["count", str(_pose_file(tmp)), "--method", "videollm", "--model", str(checkpoint)]
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _broken(tmp: Path, breaker: Callable[[Path], object]) -> Path:
+    """The shipped default checkpoint, copied, then broken by `breaker(folder)`."""
+    from countllm.videollm.counter import default_checkpoint  # noqa: PLC0415 — fixtures only
+
+    folder = tmp / "broken_ckpt"
+    shutil.copytree(default_checkpoint(), folder)
+    breaker(folder)
+    return folder
+
+
+def _set_backbone(checkpoint: Path, backbone: Path) -> None:
+    """Point a checkpoint's config.json at another language-model folder."""
+    config = json.loads((checkpoint / "config.json").read_text())
+    config["model"]["backbone"]["path"] = str(backbone)
+    (checkpoint / "config.json").write_text(json.dumps(config))
 
 
 def _npy(tmp: Path, array: np.ndarray) -> Path:

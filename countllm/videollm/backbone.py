@@ -47,6 +47,11 @@ class BackboneUnavailable(ModelUnavailable):
     """The language model folder or a library it needs is missing; the message says how to fix it."""
 
 
+FIX_PATH = ("point model.backbone.path (the checkpoint's config.json, or a finetune override "
+            "`model.backbone.path=FOLDER`) at a local Hugging Face causal-LM folder saved with save_pretrained, "
+            "or set it to null for the default SmolLM2")
+
+
 def resolve_path(cfg: BackboneConfig) -> Path:
     """The model folder to load; converts the default once when no path is given."""
     if cfg.path is None:
@@ -55,10 +60,32 @@ def resolve_path(cfg: BackboneConfig) -> Path:
         except DefaultModelMissing as exc:
             raise BackboneUnavailable(str(exc)) from None
     path = Path(cfg.path).expanduser()
+    if not path.is_dir():
+        raise BackboneUnavailable(str(path), f"no such language-model folder; {FIX_PATH}")
     if not (path / "config.json").is_file():
-        raise BackboneUnavailable(f"{path}: not a Hugging Face model folder (no config.json); pass a local "
-                                  "folder saved with save_pretrained, or omit the path for the default model")
+        raise BackboneUnavailable(str(path), f"not a Hugging Face model folder (no config.json); {FIX_PATH}")
     return path
+
+
+def _load_lm(path: Path, dtype: Any, quant: Any) -> tuple[Any, Any]:
+    """Tokenizer and causal LM from `path`; a corrupt folder is a BackboneUnavailable naming it.
+
+    Why the broad catch: transformers reports a bad config.json, a truncated weights file or a
+    missing tokenizer as OSError, ValueError, KeyError or safetensors' own error, depending on
+    which file is broken; the user's move is the same for all of them.
+    """
+    from safetensors import SafetensorError  # noqa: PLC0415 — safetensors on demand
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, quantization_config=quant,
+                                                     local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise BackboneUnavailable(str(path), f"cannot load the language model ({type(exc).__name__}: {reason}); "
+                                  f"{FIX_PATH}") from None
+    return tokenizer, model
 
 
 def quantization_config(cfg: BackboneConfig) -> Any:
@@ -102,16 +129,13 @@ def load_backbone(cfg: BackboneConfig, adapter: Path | None = None, trainable: b
     # peft still reads transformers' deprecated `is_gradient_checkpointing`; nothing for a user to act on.
     warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training  # noqa: PLC0415
-    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
     quiet_model_loading()
     path = resolve_path(cfg)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    quant = quantization_config(cfg)
+    tokenizer, model = _load_lm(path, getattr(torch, cfg.dtype), quant)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    quant = quantization_config(cfg)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, cfg.dtype), quantization_config=quant,
-                                                 local_files_only=True)
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     elif cfg.gradient_checkpointing:

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from countllm.errors import ModelUnavailable
+from countllm.errors import CountLLMError, ModelUnavailable
 from countllm.prompt_templates import load_prompt, parse_prompt
 from countllm.videollm.backbone import load_backbone
 from countllm.videollm.model import VideoLLM, VideoLLMConfig
@@ -108,9 +108,12 @@ def load_trained_parts(model: VideoLLM, folder: str | Path, adapter: bool = Fals
     if adapter:
         from peft import set_peft_model_state_dict  # noqa: PLC0415
 
-        result = set_peft_model_state_dict(model.lm, load_file(str(folder / "adapter" / "adapter_model.safetensors")))
+        weights = folder / "adapter" / "adapter_model.safetensors"
+        with _weights_file(weights):
+            result = set_peft_model_state_dict(model.lm, load_file(str(weights)))
         if result.unexpected_keys:
-            raise CheckpointError(f"{folder}: adapter weights do not fit this model: {result.unexpected_keys[:3]}")
+            raise CheckpointError(str(weights), f"adapter weights do not fit this model "
+                                  f"(unexpected {result.unexpected_keys[:3]}); {MAKE_ONE}")
 
 
 @contextmanager
@@ -120,7 +123,7 @@ def _weights_file(path: Path) -> Iterator[None]:
 
     try:
         yield
-    except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError, SafetensorError) as exc:
         if isinstance(exc, ModelUnavailable):
             raise
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
@@ -129,9 +132,14 @@ def _weights_file(path: Path) -> Iterator[None]:
 
 def _check_template(folder: Path, name: str) -> None:
     """The prompt a checkpoint was trained with must be the one the code will render now."""
-    saved = parse_prompt((folder / "template.yaml").read_text(), str(folder / "template.yaml"))
+    path = folder / "template.yaml"
+    try:
+        saved = parse_prompt(path.read_text(), str(path))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:  # PromptError is a ValueError
+        reason = exc.message if isinstance(exc, CountLLMError) else (str(exc).splitlines() or [""])[0][:160]
+        raise CheckpointError(str(path), f"not a readable prompt template ({reason}); {MAKE_ONE}") from None
     current = load_prompt(name)
     if saved.digest != current.digest:
-        raise CheckpointError(f"{folder}: trained with template {name!r} v{saved.version} ({saved.digest}), but "
-                              f"prompts/{name}.yaml is now v{current.version} ({current.digest}); "
-                              "retrain, or restore the template the checkpoint saved in template.yaml")
+        raise CheckpointError(str(path), f"trained with template {name!r} v{saved.version} ({saved.digest}), but "
+                              f"prompts/{name}.yaml is now v{current.version} ({current.digest}); restore the "
+                              f"template the checkpoint saved, or retrain: {MAKE_ONE}")
