@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -24,9 +25,11 @@ from countllm.agents.llm.base import (  # noqa: E402
     LLMBadRequest,
     LLMServerError,
 )
+from countllm.agents.llm.local_backend import TransformersBackend  # noqa: E402
 from countllm.agents.llm.openai_backend import OpenAIBackend  # noqa: E402
 from countllm.agents.serve import run_server, start_background_server  # noqa: E402
-from countllm.errors import ModelUnavailable  # noqa: E402
+from countllm.default_lm import DEFAULT_MODEL_NAME, default_model_path  # noqa: E402
+from countllm.errors import InputError, ModelUnavailable  # noqa: E402
 from tests.test_llm_backends import USER, tiny_backend, tiny_model_dir  # noqa: E402, F401 — fixtures
 
 SERVED = "tiny"
@@ -215,3 +218,22 @@ def test_backend_failures_become_http_errors(fake_server, failure, status, mappe
 def test_run_server_bad_model_is_a_one_line_error(tmp_path):
     with pytest.raises(ModelUnavailable, match="not a model folder"):
         run_server(str(tmp_path / "nope"), port=0)
+
+
+def test_run_server_port_in_use_fails_before_loading(monkeypatch):
+    """Bind first: a taken port is an InputError naming --port, and the model is never loaded."""
+
+    monkeypatch.setattr(TransformersBackend, "load", lambda self: pytest.fail("loaded before binding"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        with pytest.raises(InputError, match=rf"--port {port}.*another --port"):
+            run_server(None, port=port)
+
+
+def test_default_model_resolves_without_loading():
+    """No --model: the backend names the default SmolLM2 (this was a NameError) and loads nothing yet."""
+    backend = TransformersBackend(None)
+    assert backend.model_id == DEFAULT_MODEL_NAME == default_model_path().name
+    assert backend._model is None
