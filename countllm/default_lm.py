@@ -8,12 +8,15 @@ it lives in the core library; nothing here downloads anything.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from countllm.errors import ModelUnavailable
@@ -91,8 +94,10 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
     started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quiet_model_loading()
+    with _no_tqdm_unless_terminal():  # transformers' GGUF reader draws its own tqdm bar
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -112,10 +117,20 @@ def quiet_model_loading() -> None:
     Why: they are written to stderr with carriage returns, so a script or a log that reads the
     one-line error contract (stderr holds exactly the error) would get dozens of bar lines.
     """
-    import sys  # noqa: PLC0415 — tiny, but keeps this module's import list about the model
-
     if not sys.stderr.isatty():
         from transformers.utils import logging as hf_logging  # noqa: PLC0415 — transformers on demand
 
         hf_logging.disable_progress_bar()
 
+
+@contextlib.contextmanager
+def _no_tqdm_unless_terminal() -> Iterator[None]:
+    """Within the block, transformers' GGUF bar (its own tqdm, which no setting reaches) is kept
+    off a stderr that is not a terminal; anything else written there still gets through."""
+    if sys.stderr.isatty():
+        yield
+        return
+    from countllm.native_stderr import capture_native_stderr  # noqa: PLC0415
+
+    with capture_native_stderr(known_noise=("Converting and de-quantizing GGUF tensors",)):
+        yield

@@ -33,6 +33,7 @@ def capture_native_stderr(known_noise: tuple[str, ...] = ()) -> Iterator[list[st
             yield captured
             ok = True
         finally:
+            sys.stderr.flush()  # Python-level writes still buffered belong to the captured block
             os.dup2(saved, 2)
             os.close(saved)
             tmp.seek(0)
