@@ -24,7 +24,7 @@ fi
 case "$("$VPY" -c 'import torch; print(torch.__version__)')" in
   *+cu*) echo "[setup] warning: .venv has a CUDA build of torch; remove .venv and re-run for the CPU build" >&2 ;;
 esac
-if ! "$VPY" -c "import countllm, decord, mediapipe, scipy, pytest, transformers, openai, sentence_transformers, peft, accelerate, importlib.util as u; assert u.find_spec('bitsandbytes') and u.find_spec('ruff')" 2>/dev/null; then
+if ! "$VPY" -c "import countllm, decord, mediapipe, scipy, pytest, transformers, openai, sentence_transformers, peft, accelerate, langchain, langchain_openai, fastapi, uvicorn, importlib.util as u; assert u.find_spec('bitsandbytes') and u.find_spec('ruff')" 2>/dev/null; then
   echo "[setup] installing countllm and its dependencies into .venv"
   "$VPY" -m pip install -q -c constraints.txt -e ".[test,llm,qlora]"
 fi
