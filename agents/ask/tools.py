@@ -203,6 +203,10 @@ class VideoTools:
                                    result=result.summary(), seconds=round(time.perf_counter() - t0, 3)))
         return result
 
+    def signal_result(self) -> CountResult | None:
+        """The whole-video auto count already computed (its signal is what a plot draws), if any."""
+        return next((v for k, v in self._memo.items() if k[:2] == ("_whole", "auto")), None)
+
     @property
     def duration_s(self) -> float:
         return self._whole_count("auto", None).duration_s
