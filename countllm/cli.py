@@ -124,8 +124,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_bench)
 
 
-def _add_llm_options(p: argparse.ArgumentParser) -> None:
-    """Which LLM answers: the local default model, a local HF folder, or any OpenAI-compatible server."""
+def _add_llm_connection(p: argparse.ArgumentParser) -> None:
+    """Which LLM answers: the local default model, a local HF folder, or any OpenAI-compatible server.
+    `mine` and `ask` share these flags and their environment variables (one convention)."""
     p.add_argument("--backend", choices=("local", "openai"), default="local",
                    help="local: a transformers model on this machine (default SmolLM2-135M-Instruct); "
                    "openai: any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, countllm serve)")
@@ -134,6 +135,11 @@ def _add_llm_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1 (env COUNTLLM_LLM_BASE_URL)")
     p.add_argument("--api-key", help="openai: key (env COUNTLLM_LLM_API_KEY / OPENAI_API_KEY)")
     p.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per LLM call")
+
+
+def _add_llm_options(p: argparse.ArgumentParser) -> None:
+    """The connection flags plus the batch flags of mining."""
+    _add_llm_connection(p)
     p.add_argument("--concurrency", type=int, default=2, help="LLM calls in flight at once")
     p.add_argument("--rate", type=positive_float, help="at most this many calls started per second")
     p.add_argument("--retries", type=int, default=3, help="extra tries for timeouts, 429/5xx and unparseable answers")
@@ -191,12 +197,26 @@ def _add_mine(sub: argparse._SubParsersAction) -> None:
         add_mining_options(p_kind)
 
 
+def _add_ask(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "ask", help="answer a question about a workout video (the agent)",
+                description="Answers questions such as 'how many squats after the first minute?', 'when did I "
+                "rest?', 'was I slowing down?', 'what exercises did I do and how many of each?' by calling the "
+                "counters, the exercise recognizer and mined knowledge as tools. With no QUESTION: an interactive "
+                "prompt on INPUT. --backend local (default): the offline planner; --backend openai: a langchain "
+                "tool-calling agent over any OpenAI-compatible chat server.")
+    from countllm.agents.ask.command import add_ask_arguments  # noqa: PLC0415 — argparse only, no models
+
+    add_ask_arguments(p)
+    _add_llm_connection(p)
+    p.set_defaults(run=run_ask)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.",
         epilog=EXIT_CODES_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_count, _add_eval, _add_finetune, _add_bench, _add_serve, _add_mine):
+    for add in (_add_count, _add_ask, _add_eval, _add_finetune, _add_bench, _add_serve, _add_mine):
         add(sub)
     return parser
 
@@ -301,6 +321,12 @@ def run_serve(args: argparse.Namespace) -> int:
                api_key=args.api_key or os.environ.get("COUNTLLM_SERVE_API_KEY") or None,
                media_roots=args.media_root or (), agent_only=args.agent_only)
     return EXIT_OK
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from countllm.agents.ask.command import run_ask as ask  # noqa: PLC0415 — models load on demand
+
+    return ask(args)
 
 
 def run_mine(args: argparse.Namespace) -> int:
