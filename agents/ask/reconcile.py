@@ -85,12 +85,12 @@ def reconcile_count(tools: VideoTools, exercise: str | None, start_s: float | No
     """Ask the auto policy and a second witness; calibrate the confidence of the auto count."""
     calibration = calibration or load_calibration()
     primary = tools.count("auto", exercise, start_s, end_s)
-    primary_call = tools.trace[-1]
+    primary_call = tools.last_call
     witness: CountReport | None = None
     notes: list[str] = []
     if primary.method != WITNESS_METHOD:
         witness = tools.count(WITNESS_METHOD, exercise, start_s, end_s)
-        witness_call = tools.trace[-1]
+        witness_call = tools.last_call
     agreed = None if witness is None else abs(primary.count - witness.count) <= 1
     confidence = calibration.probability(primary.confidence, primary.count, None if witness is None else witness.count)
     if witness is not None:

@@ -185,6 +185,7 @@ class VideoTools:
     priors_path: Path | None = None
     recognizer_model: str | None = None
     trace: list[ToolCall] = field(default_factory=list)
+    last_call: ToolCall | None = field(default=None, repr=False)
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -199,8 +200,13 @@ class VideoTools:
         if key not in self._memo:
             self._memo[key] = compute()
         result = self._memo[key]
-        self.trace.append(ToolCall(name=name, args={k: v for k, v in args.items() if v is not None},
-                                   result=result.summary(), seconds=round(time.perf_counter() - t0, 3)))
+        shown = {k: v for k, v in args.items() if v is not None}
+        same = next((c for c in self.trace if c.name == name and c.args == shown), None)
+        if same is None:  # a call repeated within one question is the same evidence: listed once
+            same = ToolCall(name=name, args=shown, result=result.summary(),
+                            seconds=round(time.perf_counter() - t0, 3))
+            self.trace.append(same)
+        self.last_call = same
         return result
 
     def signal_result(self) -> CountResult | None:
