@@ -145,6 +145,9 @@ def _one_line_error(exc: Exception, model: str) -> CountLLMError:
     except ImportError:
         pass
     name = type(exc).__name__
+    if isinstance(exc, ValueError) and name == "JSONDecodeError":
+        return ModelOutputError(model, "the chat server answered a body that is not JSON; is --base-url an "
+                                "OpenAI-compatible /v1 endpoint?")
     if name == "GraphRecursionError":
         return ModelOutputError(model, f"the chat model made more than {RECURSION_LIMIT} steps without a final "
                                 "answer; ask a simpler question or use the offline planner")
