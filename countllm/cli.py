@@ -137,6 +137,21 @@ def _add_llm_connection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per LLM call")
 
 
+def _add_recognize(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "recognize", help="name the exercise in a video or pose file, or split a workout into sets",
+                description="Which exercise is this (the LiFT-style skeleton recognizer, docs/design.md §2)? "
+                "With --sets: the sets of different exercises in a workout, each counted.")
+    p.add_argument("input", help="video file or pose file")
+    p.add_argument("--sets", action="store_true", help="split into sets of exercises and count each")
+    p.add_argument("--fps", type=positive_float, help="frame rate of INPUT: of a pose file's rows (default 30), "
+                   "or an override for a video whose container rate is wrong")
+    p.add_argument("--pose-format", choices=("mediapipe33", "h36m17"),
+                   help="layout of a pose file (default: from its joint count)")
+    p.add_argument("--model", help="a recognizer checkpoint folder (default: the shipped countllm/recognize/default)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.set_defaults(run=run_recognize)
+
+
 def _add_llm_options(p: argparse.ArgumentParser) -> None:
     """The connection flags plus the batch flags of mining."""
     _add_llm_connection(p)
@@ -216,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.",
         epilog=EXIT_CODES_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_count, _add_ask, _add_eval, _add_finetune, _add_bench, _add_serve, _add_mine):
+    for add in (_add_count, _add_ask, _add_eval, _add_finetune, _add_bench, _add_serve, _add_mine, _add_recognize):
         add(sub)
     return parser
 
@@ -311,6 +326,23 @@ def run_bench(args: argparse.Namespace) -> int:
     from countllm.eval.speed import run_speed_benchmark  # noqa: PLC0415
 
     print(run_speed_benchmark(args.video, args.seconds))
+    return EXIT_OK
+
+
+def run_recognize(args: argparse.Namespace) -> int:
+    from countllm.media import DecodeOptions, MediaInputs  # noqa: PLC0415
+    from countllm.recognize import load_recognizer, split_sets  # noqa: PLC0415 — torch on demand
+    from countllm.recognize.report import describe_recognition, describe_sets  # noqa: PLC0415
+
+    inputs = MediaInputs.open(args.input, DecodeOptions(fps=args.fps, pose_format=args.pose_format))
+    recognizer = load_recognizer(args.model)
+    if args.sets:
+        result = split_sets(inputs, recognizer)
+        print(json.dumps(result.to_json()) if args.json else describe_sets(result, args.input))
+    else:
+        recognition = recognizer.recognize(inputs.pose())
+        recognition.notes += inputs.notes
+        print(json.dumps(recognition.to_json()) if args.json else describe_recognition(recognition, args.input))
     return EXIT_OK
 
 
