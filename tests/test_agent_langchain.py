@@ -53,7 +53,7 @@ def test_fake_model_drives_tools_and_fills_the_schema(squat_file):
     assert (answer.intent, answer.count, answer.exercise, answer.planner) == ("count", 7, "squat", "scripted")
     names = [t.name for t in answer.tools]
     assert names == ["count", "count"]  # the model's call, then the reconciliation's second witness
-    assert [t.args["method"] for t in answer.tools] == ["auto", "similarity"]
+    assert [t.args["method"] for t in answer.tools] == ["auto", "similarity_pose"]
     assert all(t.agreed for t in answer.tools)
     assert 0 < answer.confidence <= 1 and len(answer.cycles) == 7
 

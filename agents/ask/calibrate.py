@@ -43,7 +43,7 @@ def collect(annotations: Path, media_dir: Path, fps: float | None) -> tuple[np.n
         try:
             tools = VideoTools(MediaInputs.open(find_media(media_dir, ann.name), DecodeOptions(fps=ann.fps or fps)))
             primary = tools.count("auto")
-            witness = None if primary.method == WITNESS_METHOD else tools.count(WITNESS_METHOD).count
+            witness = tools.count(WITNESS_METHOD).count if primary.method == "pose" else None
         except CountLLMError as exc:
             print(f"skipped {ann.name}: {exc.one_line()}", file=sys.stderr)
             continue

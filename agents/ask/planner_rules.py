@@ -168,6 +168,9 @@ def handle_count(tools: VideoTools, reading: Reading, draft: Draft) -> None:
     draft.counts = [SetCount(exercise=exercise, count=rec.count, start_s=c[0][0], end_s=c[-1][1])
                     for c in [rec.primary.cycles] if c]
     draft.notes += rec.notes + rec.primary.notes
+    if not tools.inputs.is_pose_file and rec.primary.method == "pose":
+        draft.notes.append("counted the one person the pose tracker follows (the most prominent in view); "
+                           "anyone else in the video is not counted")
     agreement = ""
     if rec.witness is not None and not rec.agreed:
         agreement = f" (a second counter says {rec.witness.count})"

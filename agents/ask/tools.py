@@ -224,7 +224,8 @@ class VideoTools:
 
         Args:
             method: the counter: "auto" (pose counter when a person is tracked, else frame
-                self-similarity), "pose", "similarity", "baseline" or "videollm".
+                self-similarity), "pose", "similarity" (frame embeddings), "similarity_pose"
+                (self-similarity of the joints), "baseline" or "videollm".
             action: the exercise being counted (e.g. "squat"); its semantic prior guides the pose counter.
             start_s: count only repetitions whose midpoint is at or after this time, in seconds.
             end_s: count only repetitions whose midpoint is before this time, in seconds.

@@ -132,6 +132,14 @@ def _similarity(request: CountRequest) -> CountResult:
     return SimilarityCounter().count(request.frame_features())
 
 
+def _similarity_pose(request: CountRequest) -> CountResult:
+    from countllm.counters.similarity_counter import SimilarityCounter  # noqa: PLC0415
+
+    result = SimilarityCounter().count(request.pose_features())
+    result.method = "similarity_pose"
+    return result
+
+
 def _baseline(request: CountRequest) -> CountResult:
     from countllm.counters.baseline import BaselineCounter  # noqa: PLC0415
 
@@ -164,6 +172,10 @@ register(CounterSpec(
     "similarity", "temporal self-similarity of MobileNetV2 frame embeddings, for anything that moves "
     "(on a pose file: of the joint coordinates)", needs="frame_features",
     factory=lambda model: FunctionCounter(_similarity)))
+register(CounterSpec(
+    "similarity_pose", "temporal self-similarity of the skeleton's body-relative joint coordinates (the "
+    "similarity counter on pose instead of pixels: cheap on a video once its pose is known)",
+    needs="pose_features", factory=lambda model: FunctionCounter(_similarity_pose)))
 register(CounterSpec(
     "baseline", "the naive reference: first principal component + autocorrelation peaks",
     needs="pose_features", factory=lambda model: FunctionCounter(_baseline)))
