@@ -138,6 +138,23 @@ ROWS = [
     Row("count-videollm-corrupt-backbone",
         lambda t: (_count_videollm(t, _broken(t, lambda f: _set_backbone(f, _corrupt_checkpoint(t, "bad_lm")))),
                    "bad_lm")),
+    Row("ask-missing-video", lambda t: (["ask", str(t / "nope.mp4"), "how many squats?"], "nope.mp4")),
+    Row("ask-corrupt-video", lambda t: (["ask", str(_file(t, "junk.mp4", bytes(range(256)) * 64)), "how many?",
+                                         "--rules-only"], "junk.mp4")),
+    Row("ask-directory", lambda t: (["ask", str(t), "how many squats?"], str(t))),
+    Row("ask-broken-pose-array", lambda t: (["ask", str(_npy(t, np.ones((3, 4)))), "how many?", "--rules-only"],
+                                            "bad.npy")),
+    Row("ask-base-url-without-openai-backend",
+        lambda t: (["ask", str(_pose_file(t)), "how many?", "--base-url", "http://127.0.0.1:9/v1"], "--base-url")),
+    Row("ask-openai-without-model-name",
+        lambda t: (["ask", str(_pose_file(t)), "how many?", "--backend", "openai", "--base-url",
+                    "http://127.0.0.1:9/v1"], "COUNTLLM_LLM_MODEL")),
+    Row("ask-openai-server-down",
+        lambda t: (["ask", str(_pose_file(t)), "how many?", "--backend", "openai", "--base-url",
+                    "http://127.0.0.1:9/v1", "--model", "m"], "127.0.0.1:9")),
+    Row("ask-plot-unwritable",
+        lambda t: (["ask", str(_pose_file(t)), "how many?", "--rules-only", "--plot",
+                    str(_file(t, "f", b"x") / "p.png")], "p.png")),
 ]
 
 

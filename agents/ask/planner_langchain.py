@@ -56,6 +56,7 @@ class LangchainPlanner:
 
     model: Any
     name: str = "langchain"
+    endpoint: str = ""  # the server URL, named in connection errors
 
     @classmethod
     def from_options(cls, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
@@ -71,7 +72,7 @@ class LangchainPlanner:
             raise CountLLMError("options", str(exc)) from None
         chat = ChatOpenAI(model=endpoint.model, base_url=endpoint.base_url, api_key=endpoint.api_key,
                           timeout=endpoint.timeout_s, max_retries=1, temperature=0)
-        return cls(model=chat, name=endpoint.model)
+        return cls(model=chat, name=endpoint.model, endpoint=endpoint.base_url or "api.openai.com")
 
     def answer(self, tools: VideoTools, question: str) -> AgentAnswer:
         from langchain.agents import create_agent  # noqa: PLC0415
@@ -88,7 +89,8 @@ class LangchainPlanner:
         except CountLLMError:
             raise
         except Exception as exc:  # the chat client's and langgraph's own errors, made one line
-            raise _one_line_error(exc, self.name) from None
+            where = f"{self.name} at {self.endpoint}" if self.endpoint else self.name
+            raise _one_line_error(exc, where) from None
         final = state.get("structured_response")
         if not isinstance(final, FinalAnswer):
             raise ModelOutputError(self.name, "the chat model ended without calling FinalAnswer; "

@@ -92,11 +92,7 @@ class RulesPlanner:
                 intent = "unsupported"
         tools.trace = []
         draft = Draft(intent=intent)
-        try:
-            HANDLERS[intent](tools, reading, draft)
-        except CountLLMError as exc:  # e.g. nobody in the video: say so, never a made-up number
-            draft = Draft(intent=intent, answer=f"I could not answer that: {exc.one_line()}",
-                          notes=[exc.one_line()])
+        HANDLERS[intent](tools, reading, draft)  # an unusable input raises: one line, never a made-up answer
         return AgentAnswer(answer=draft.answer, intent=draft.intent, exercise=draft.exercise, count=draft.count,
                            counts=draft.counts, cycles=draft.cycles, rests=draft.rests,
                            confidence=draft.confidence, tools=list(tools.trace), planner=planner,

@@ -318,16 +318,16 @@ class VideoTools:
         return self._run("recognize", args, lambda: self._recognize(start_s, end_s))
 
     def _recognize(self, start_s: float | None, end_s: float | None) -> RecognitionReport:
+        pose = self.inputs.pose()  # an unreadable input, or nobody in it, is the user's error: it raises
+        if start_s is not None or end_s is not None:
+            pose = crop_pose(pose, start_s or 0.0, end_s)
         try:
             recognizer = self._recognizer()
-            pose = self.inputs.pose()
-            if start_s is not None or end_s is not None:
-                pose = crop_pose(pose, start_s or 0.0, end_s)
-            found = recognizer.recognize(pose)
         except ImportError as exc:
             return RecognitionReport(available=False, notes=[RECOGNIZER_MISSING.format(why=exc)])
-        except CountLLMError as exc:
+        except ModelUnavailable as exc:
             return RecognitionReport(available=False, notes=[RECOGNIZER_MISSING.format(why=exc.one_line())])
+        found = recognizer.recognize(pose)
         return RecognitionReport(available=True, exercise=found.exercise, confidence=float(found.confidence),
                                  alternatives=[[n, round(float(p), 3)] for n, p in found.alternatives],
                                  scores={k: float(v) for k, v in found.scores.items()}, notes=list(found.notes))
@@ -343,12 +343,17 @@ class VideoTools:
 
     def _split_sets(self) -> SetsReport:
         try:
+            self.inputs.pose()
+        except NoPersonError as exc:  # nobody to recognise: counting may still go on (self-similarity)
+            return SetsReport(available=False, notes=[f"no sets: {exc.one_line()}"])
+        try:
             from countllm.recognize import split_sets  # noqa: PLC0415
 
-            found = split_sets(self.inputs, self._recognizer())
-        except (ImportError, ModelUnavailable, NoPersonError) as exc:
+            recognizer = self._recognizer()
+        except (ImportError, ModelUnavailable) as exc:
             why = exc.one_line() if isinstance(exc, CountLLMError) else str(exc)
             return SetsReport(available=False, notes=[RECOGNIZER_MISSING.format(why=why)])
+        found = split_sets(self.inputs, recognizer)
         sets = [SetReport(exercise=s.exercise, start_s=round(float(s.start_s), 3), end_s=round(float(s.end_s), 3),
                           count=int(s.count), confidence=round(float(s.confidence), 3)) for s in found.sets]
         return SetsReport(available=True, sets=sets, rests=spans_json(found.rests), notes=list(found.notes))
