@@ -309,7 +309,27 @@ def run_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _recipe_kind(path: Path) -> str | None:
+    """The `kind` key of a recipe YAML (`lift`: the exercise recognizer), None when absent or unreadable."""
+    import yaml  # noqa: PLC0415
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
+
+
 def run_finetune(args: argparse.Namespace) -> int:
+    if _recipe_kind(args.config) == "lift":
+        from countllm.finetune import lift_train  # noqa: PLC0415
+
+        try:
+            lift_train.load_config(args.config, args.overrides)
+        except (FileNotFoundError, ValueError, TypeError, KeyError) as exc:
+            raise InputError(str(args.config), str(exc)) from None
+        print(f"final checkpoint: {lift_train.setup(args.config, args.overrides, resume=not args.no_resume)}")
+        return EXIT_OK
     from countllm.finetune.config import load_stage_config  # noqa: PLC0415
     from countllm.finetune.train import setup  # noqa: PLC0415 — torch, peft and accelerate on demand
 
