@@ -36,7 +36,9 @@ SESSION_CACHE_SIZE = 8  # open videos kept for follow-up questions (each holds i
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket, bound before anything slow happens; InputError naming --port when taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto named: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says TCP, and
+    # accepted sockets inherit it; with proto 0 every response waited ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart is not refused by TIME_WAIT
         sock.bind((host, port))

@@ -20,6 +20,7 @@ from typing import Protocol
 from countllm.agents.llm.base import Completion
 from countllm.agents.serve_media import MediaRoots, video_question
 from countllm.agents.serve_requests import ChatBody, check_n
+from countllm.media import MediaInputs
 
 AGENT_MODEL = "countllm-agent"
 DEFAULT_QUESTION = "How many repetitions are in this video?"
@@ -41,10 +42,30 @@ AgentFactory = Callable[[Path], SessionLike]  # opens a session; InputError on a
 
 
 def default_agent_factory() -> AgentFactory:
-    """`AgentSession.open` of the real agent (imported here: it pulls in the counters and models)."""
-    from countllm.agents.ask import AgentSession  # noqa: PLC0415
+    """`AgentSession.open` of the real agent, which also reads the file's header once (see `readable`)."""
+    from countllm.agents.ask import AgentSession  # noqa: PLC0415 — pulls in the counters and models
 
-    return AgentSession.open
+    def open_checked(path: Path) -> SessionLike:
+        session = AgentSession.open(path)
+        readable(session.inputs)
+        return session
+
+    return open_checked
+
+
+def readable(inputs: MediaInputs) -> None:
+    """InputError now if the file cannot be read at all, so a bad video is a 400, not an answer.
+
+    Why here: the agent turns a tool's error into an honest sentence ("I could not answer that:
+    ..."), which is right for "nobody in this clip" but would make a corrupt upload a 200. A
+    pose file is loaded (the session keeps it); a video's header is probed (one decoded frame).
+    """
+    if inputs.is_pose_file:
+        inputs.pose()
+    else:
+        from countllm.video.decode import probe  # noqa: PLC0415 — decord on demand
+
+        probe(inputs.path, inputs.options.fps)
 
 
 @dataclass
