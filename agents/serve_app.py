@@ -7,8 +7,8 @@ validation (400, not its 422), unknown routes and methods (404/405), a body over
 (413), a missing or wrong key (401), a path outside --media-root (403), a backend failure
 (500) — is `{"error": {"message", "type", "param", "code"}}`.
 
-The chat route is a plain `def`: FastAPI runs it in its worker threads, so a blocking
-generation or agent answer never stalls the event loop and requests overlap. A local backend
+The chat route runs the answer in Starlette's worker threads (`run_in_threadpool`), so a
+blocking generation or agent answer never stalls the event loop and requests overlap. A local backend
 serialises generation with its own lock; the agent serialises per video (serve_agent.py).
 """
 
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -162,13 +164,21 @@ class Answerer:
             raise RequestError(500, f"{type(exc).__name__}: {text}", kind="server_error") from None
 
 
+def parse_body(raw: bytes) -> ChatBody:
+    """The body as JSON whatever its Content-Type says (`curl -d` sends form encoding, http.client
+    none), validated by the model; a failure is FastAPI's RequestValidationError, rendered as a 400."""
+    try:
+        return ChatBody.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
 def build_app(cfg: ServeConfig, backend: LLMBackend | None = None, agent: AgentRoute | None = None) -> FastAPI:
     """The ASGI app serving the backend (as cfg.served_name) and/or the agent."""
     if backend is None and agent is None:
         raise ValueError("serve needs an LLM backend, the agent, or both")
     answerer = Answerer(cfg, backend, agent)
-    app = FastAPI(title="countllm serve", docs_url=None, redoc_url=None,
-                  strict_content_type=False)  # curl and http.client may send no Content-Type
+    app = FastAPI(title="countllm serve", docs_url=None, redoc_url=None)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(BearerKey, key=cfg.api_key)  # the outer one: no key, no body read
@@ -183,8 +193,9 @@ def build_app(cfg: ServeConfig, backend: LLMBackend | None = None, agent: AgentR
         return {"object": "list", "data": data}
 
     @app.post("/v1/chat/completions", response_model=None)
-    def chat_completions(body: ChatBody) -> JSONResponse | StreamingResponse:
-        done = answerer.complete(body)
+    async def chat_completions(request: Request) -> JSONResponse | StreamingResponse:
+        body = parse_body(await request.body())
+        done = await run_in_threadpool(answerer.complete, body)  # blocking: generation or an agent answer
         rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if body.stream:
             chunks = stream_chunks(done, body.model, rid, created, body.include_usage)

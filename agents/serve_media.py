@@ -9,11 +9,11 @@ outside is refused before anything about it is looked at, so the answer (403) sa
 about whether it exists.
 
 Where the video is: the `video_url` parts of the last user message (`file:///abs/path` or a
-plain path), then local paths in its text ("how many squats in /data/x.mp4?"). When the last
-user message names none, the most recent earlier user message that does is used, so a chat
-client that resends the history can ask a follow-up ("and how long was each rep?"). The
-question is the last user message's text with the path (and a preposition just before it)
-taken out.
+plain path), then local paths in its text ("how many squats in /data/x.mp4?"; a path with
+spaces must be quoted). When the last user message names none, the most recent earlier user
+message that does is used, so a chat client that resends the history can ask a follow-up ("and
+how long was each rep?"). The question is the last user message's text with the path (and a
+preposition just before it) taken out.
 """
 
 from __future__ import annotations

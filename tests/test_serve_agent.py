@@ -202,6 +202,19 @@ def test_validation_errors_are_openai_shaped_400s(server, body, param, words):
     assert got["error"]["param"] == param and got["error"]["type"] == "invalid_request_error"
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", None, "text/plain"])
+def test_the_body_is_json_whatever_its_content_type(server, content_type):
+    """`curl -d` sends form encoding and http.client none: the body is read as JSON all the same."""
+    parts = urlsplit(server)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    headers = {"Authorization": f"Bearer {KEY}", **({"Content-Type": content_type} if content_type else {})}
+    body = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
+    conn.request("POST", "/v1/chat/completions", body=json.dumps(body).encode(), headers=headers)
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read())["choices"][0]["message"]["content"] == '{"reps": 5}'
+    conn.close()
+
+
 def test_an_oversized_body_is_a_413(server):
     status, got = _raw(server, "POST", "/v1/chat/completions", b"x" * (8 * 1024 * 1024 + 1))
     assert status == 413
