@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import sys
@@ -117,6 +118,10 @@ def quiet_model_loading() -> None:
     Why: they are written to stderr with carriage returns, so a script or a log that reads the
     one-line error contract (stderr holds exactly the error) would get dozens of bar lines.
     """
+    # bitsandbytes (imported by transformers) warns on CPUs with AVX512-BF16 that it could not
+    # fetch a kernel from the Hugging Face hub and advises installing `kernels`, which would
+    # download at run time; that advice is not for us, so its logger is kept to errors.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     if not sys.stderr.isatty():
         from transformers.utils import logging as hf_logging  # noqa: PLC0415 — transformers on demand
 

@@ -74,3 +74,12 @@ def test_bundled_sample_video(tmp_path):
     truth = 6  # samples/squats.txt
     assert abs(answer["count"] - truth) <= 1 and answer["exercise"] == "squat"
     assert any("pose tracker follows" in n for n in answer["notes"])
+
+
+def test_a_question_no_rule_reads_is_decided_by_a_local_model(squat_file):
+    out = ask(str(squat_file), "squats?", "--fps", "30", "--json")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""  # no model-loading bars or library warnings on a non-terminal stderr
+    answer = json.loads(out.stdout)
+    assert (answer["planner"], answer["intent"], answer["count"]) == ("local-llm", "count", 6)
+    assert "a local model chose the intent 'count'" in answer["notes"][0]

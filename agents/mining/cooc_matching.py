@@ -38,6 +38,9 @@ def load_sentence_encoder(model: str | None = None) -> Encoder:
 
 
 def _load(model: str | None) -> object:
+    from countllm.default_lm import quiet_model_loading  # noqa: PLC0415
+
+    quiet_model_loading()  # its "Loading weights" bar is transformers'; off unless stderr is a terminal
     from sentence_transformers import SentenceTransformer  # noqa: PLC0415 — seconds; only when needed
 
     if model is None:
