@@ -146,6 +146,8 @@ def run_server(model: str | None, host: str = "127.0.0.1", port: int = 8000, ser
     the model loads before the first request is accepted, so a bad folder is a one-line error
     and the first request is not slow. `agent_only` serves `countllm-agent` without any LLM.
     """
+    if agent_only and (model or served_name):
+        raise InputError("--agent-only", "serves no LLM, so --model and --served-name do not apply; drop them")
     roots = MediaRoots.of(media_roots)
     backend = None if agent_only else _load_backend(model, threads)
     sock = bind(host, port)

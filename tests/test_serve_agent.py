@@ -133,6 +133,23 @@ def test_streaming_an_agent_answer(client, media):
     assert "6" in text and [c.choices[0].finish_reason for c in chunks][-1] == "stop"
 
 
+def test_the_stream_on_the_wire_is_server_sent_events(server, media):
+    parts = urlsplit(server)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    body = {"model": AGENT_MODEL, "messages": _video(media["root"] / "squats.npy"), "stream": True,
+            "stream_options": {"include_usage": True}}
+    conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Authorization": f"Bearer {KEY}"})
+    resp = conn.getresponse()
+    raw = resp.read().decode()
+    conn.close()
+    assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/event-stream")
+    events = raw.split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""] and all(e.startswith("data: ") for e in events[:-1])
+    chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-2]]
+    assert [c["choices"][0]["finish_reason"] if c["choices"] else "usage" for c in chunks] == [None, "stop", "usage"]
+    assert "6" in chunks[0]["choices"][0]["delta"]["content"] and chunks[0]["model"] == AGENT_MODEL
+
+
 def test_the_llm_is_still_served_beside_the_agent(client):
     reply = client.chat.completions.create(model="fake", messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].message.content == '{"reps": 5}'
@@ -277,11 +294,13 @@ def test_countllm_serve_agent_only_through_the_console_script(media, tmp_path):
     assert "serving 'countllm-agent'" in out and "API key required" in out and KEY not in out + err
 
 
-def test_countllm_serve_bad_media_root_is_one_line(tmp_path):
-    out = subprocess.run([COUNTLLM, "serve", "--agent-only", "--port", "0", "--media-root", str(tmp_path / "nope")],
-                         capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("flags,names", [(["--media-root", "{tmp}/nope"], "nope"),
+                                         (["--model", "{tmp}"], "--agent-only")])
+def test_countllm_serve_bad_flags_are_one_line(tmp_path, flags, names):
+    argv = [COUNTLLM, "serve", "--agent-only", "--port", "0", *(f.format(tmp=tmp_path) for f in flags)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     lines = out.stderr.strip().splitlines()
-    assert out.returncode == 2 and len(lines) == 1 and "--media-root" in lines[0] and "nope" in lines[0], out.stderr
+    assert out.returncode == 2 and len(lines) == 1 and names in lines[0] and "error" in lines[0], out.stderr
 
 
 def test_a_corrupt_mp4_is_a_400(tmp_path):
