@@ -21,7 +21,10 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+import uvicorn
+from fastapi import FastAPI
 
 from countllm.agents.llm.base import LLMBackend
 from countllm.agents.serve_agent import AGENT_MODEL, AgentFactory, AgentRoute, SessionCache, default_agent_factory
@@ -29,6 +32,9 @@ from countllm.agents.serve_app import MAX_BODY_BYTES, ServeConfig, build_app
 from countllm.agents.serve_media import MediaRoots
 from countllm.agents.serve_requests import RequestError
 from countllm.errors import CountLLMError, InputError, ModelUnavailable
+
+if TYPE_CHECKING:
+    from countllm.agents.llm.local_backend import TransformersBackend
 
 SESSION_CACHE_SIZE = 8  # open videos kept for follow-up questions (each holds its decoded pose)
 
@@ -50,9 +56,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_server(app, verbose: bool):  # noqa: ANN001, ANN202 — uvicorn imported on demand
-    import uvicorn  # noqa: PLC0415
-
+def _uvicorn_server(app: FastAPI, verbose: bool) -> uvicorn.Server:
     config = uvicorn.Config(app, lifespan="off", access_log=verbose, log_level="info" if verbose else "warning",
                             log_config=uvicorn.config.LOGGING_CONFIG if verbose else None,
                             timeout_graceful_shutdown=5)
@@ -62,7 +66,7 @@ def _uvicorn_server(app, verbose: bool):  # noqa: ANN001, ANN202 — uvicorn imp
 class ServerHandle:
     """A uvicorn server on a thread, with the two calls `http.server` users know."""
 
-    def __init__(self, server, thread: threading.Thread) -> None:  # noqa: ANN001
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
         self._server, self._thread = server, thread
 
     def shutdown(self) -> None:
@@ -131,8 +135,8 @@ def _real_agent(required: bool) -> AgentFactory | None:
         return None
 
 
-def _load_backend(model: str | None, threads: int | None):  # noqa: ANN202 — transformers on demand
-    from countllm.agents.llm.local_backend import TransformersBackend  # noqa: PLC0415
+def _load_backend(model: str | None, threads: int | None) -> TransformersBackend:
+    from countllm.agents.llm.local_backend import TransformersBackend  # noqa: PLC0415 — transformers on demand
 
     return TransformersBackend(model, num_threads=threads)
 
