@@ -38,6 +38,7 @@ from countllm.agents.llm.base import (
     supports_choices,
 )
 from countllm.agents.llm.structured import scores_text
+from countllm.batch.resume import BatchInterrupted, plan_resume, saved_message
 from countllm.errors import CountLLMError, ModelUnavailable
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,6 @@ def retry_config(config: GenerationConfig, attempt: int) -> GenerationConfig:
     if attempt == 0:
         return config
     return dataclasses.replace(config, seed=(config.seed or 0) + attempt * RETRY_SEED_STRIDE)
-
-
-class BatchInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run; the message says how much was answered and saved, and where.
-
-    A KeyboardInterrupt still (callers that catch that keep working), so that a command can
-    print this one line instead of a traceback.
-    """
 
 
 @dataclass
@@ -148,22 +141,16 @@ class BatchRunner:
 
     def _plan(self, groups: list[_Group], parse: Parse | None,
               outcomes: dict[str, ItemOutcome]) -> tuple[list[_Group], int]:
-        """Fill `outcomes` from the cache and the failure record; return what to ask and how
-        many items were reported from a recorded failure."""
-        todo: list[_Group] = []
-        known_failures = 0
-        for group in groups:
-            hit = self._from_cache(group, parse)
-            if hit is not None:
-                outcomes.update((o.key, o) for o in hit)
-                continue
-            known = None if self.config.retry_failures else self.cache.failure(group.cache_key)
-            if known is None:
-                todo.append(group)
-            else:
-                outcomes.update((o.key, o) for o in _known_failure(group, known))
-                known_failures += len(group.items)
-        return todo, known_failures
+        """Fill `outcomes` from the cache and the failure record by the project's resume rule
+        (`countllm.batch.resume`); return what to ask and how many items were reported from a
+        recorded failure."""
+        plan = plan_resume(groups, lambda group: self._from_cache(group, parse),
+                           lambda group: self.cache.failure(group.cache_key), self.config.retry_failures)
+        for _, hit in plan.done:
+            outcomes.update((o.key, o) for o in hit)
+        for group, known in plan.known_failures:
+            outcomes.update((o.key, o) for o in _known_failure(group, known))
+        return plan.todo, sum(len(group.items) for group, _ in plan.known_failures)
 
     def _check_choices(self, items: list[BatchItem]) -> None:
         """Scored questions need a backend that can score; say so before any call is made."""
@@ -227,7 +214,7 @@ class BatchRunner:
         so a command prints one line), quietly for a `CountLLMError` (the caller's error
         message says it), and as a warning before the traceback of anything else (a bug)."""
         answered = sum(o.status == "ok" for o in outcomes.values())
-        saved = f"{answered} of {total} items answered and saved in {self.cache.path}"
+        saved = saved_message(answered, total, "items answered", self.cache.path)
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, BatchInterrupted):
             raise BatchInterrupted(saved) from exc
         level = logging.INFO if isinstance(exc, (CountLLMError, KeyboardInterrupt)) else logging.WARNING

@@ -102,7 +102,33 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--priors", metavar="PATH|default", help="count each item with the semantic prior its "
                    "annotation type names, from this priors JSON ('default': the shipped one)")
     p.add_argument("--json", type=Path, help="write {schema_version, metrics, items, malformed_rows} here")
+    p.add_argument("--workers", type=int, default=1, help="items counted at once, each in its own process "
+                   "(default 1: in this process); the engine of countllm batch --engine local")
     p.set_defaults(run=run_eval)
+
+
+def _add_batch(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "batch", help="count every video and pose file of files, folders and globs into a JSONL file",
+                description="One JSON line per input in --out: the count --json object plus input (absolute path) "
+                "and status ok, or {input, status: failed, error}; each line also carries resume_key. Rerun with "
+                "the same --out to resume: inputs already ok (same path, size, modification time and method) are "
+                "skipped, failed ones are retried only with --retry-failures. Folders are searched recursively "
+                "for videos and pose files.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video or pose file, folder, or glob (quote it to "
+                   "let countllm expand it; ** recurses)")
+    p.add_argument("--out", required=True, type=Path, help="results JSONL (created, or resumed if it exists)")
+    p.add_argument("--method", default="auto", choices=method_names(), help=methods_help())
+    p.add_argument("--model", help=models_help())
+    p.add_argument("--sample-fps", type=positive_float, default=10.0, help="rate videos are analysed at (default 10)")
+    p.add_argument("--fps", type=positive_float, help="frame rate of pose files' rows (default 30)")
+    p.add_argument("--workers", type=int, help="inputs counted at once (local default 1, in this process; "
+                   "ray default: the cluster's CPUs)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: processes on this machine; ray: tasks on a Ray cluster (the ray extra)")
+    p.add_argument("--ray-address", metavar="ADDR", help="the Ray cluster to join, e.g. ray://head:10001 or "
+                   "auto (default: start a local Ray instance for this run)")
+    p.add_argument("--retry-failures", action="store_true", help="count inputs recorded as failed again")
+    p.set_defaults(run=run_batch)
 
 
 def _add_finetune(sub: argparse._SubParsersAction) -> None:
@@ -226,12 +252,25 @@ def _add_ask(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_ask)
 
 
+def _add_app(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "app", help="serve a web page to count a workout video and ask about it (Gradio)",
+                description="Upload a workout video or record one with the webcam: the count, the cycles plot, "
+                "sets and rests, questions to the agent, the JSON to download. Its API for gradio_client: /count "
+                "(video -> the count --json object) and /ask (video, question -> the agent's answer JSON). "
+                "Needs the app extra (Gradio), which scripts/setup.sh installs.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                   "only; 0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    p.set_defaults(run=run_app)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.",
         epilog=EXIT_CODES_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_count, _add_ask, _add_eval, _add_finetune, _add_bench, _add_serve, _add_mine, _add_recognize):
+    for add in (_add_count, _add_ask, _add_eval, _add_batch, _add_finetune, _add_bench, _add_serve, _add_mine,
+                _add_recognize, _add_app):
         add(sub)
     return parser
 
@@ -293,7 +332,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from countllm.eval.run import evaluate, write_report  # noqa: PLC0415
 
     priors = _load_priors(args.priors) if args.priors else None
-    report = evaluate(args.annotations, args.media_dir, _options(args), priors=priors)
+    if args.workers < 1:
+        raise InputError("--workers", f"must be at least 1, got {args.workers}")
+    report = evaluate(args.annotations, args.media_dir, _options(args), priors=priors, workers=args.workers)
     print(format_table(report))
     metrics = report["metrics"]
     if priors is not None:
@@ -305,6 +346,28 @@ def run_eval(args: argparse.Namespace) -> int:
     failed = metrics["n_failed"] + metrics["n_malformed_rows"]
     if failed:
         print(f"countllm eval: {failed} item(s) failed (listed above and in the report)", file=sys.stderr)
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from countllm.batch.engines import EngineConfig  # noqa: PLC0415
+    from countllm.batch.resume import BatchInterrupted  # noqa: PLC0415
+    from countllm.batch.runner import BatchOptions  # noqa: PLC0415 — the pipeline on demand
+    from countllm.batch.runner import run_batch as start_batch  # noqa: PLC0415
+
+    options = BatchOptions(out=args.out, count=_options(args),
+                           engine=EngineConfig(args.engine, args.workers, args.ray_address),
+                           retry_failures=args.retry_failures)
+    try:
+        summary = start_batch(args.inputs, options)
+    except BatchInterrupted as exc:
+        print(f"countllm batch: interrupted: {exc}", file=sys.stderr)
+        return 130
+    print(summary.line())
+    if summary.failed:
+        print(f"countllm batch: {summary.failed} input(s) failed (recorded in {args.out}; rerun with "
+              "--retry-failures to count them again)", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
 
@@ -379,6 +442,13 @@ def run_ask(args: argparse.Namespace) -> int:
     from countllm.agents.ask.command import run_ask as ask  # noqa: PLC0415 — models load on demand
 
     return ask(args)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from countllm.agents.app import serve  # noqa: PLC0415 — Gradio on demand (a missing one: a one-line hint)
+
+    serve(args.host, args.port)
+    return EXIT_OK
 
 
 def run_mine(args: argparse.Namespace) -> int:

@@ -8,6 +8,9 @@ so one bad file never costs the rest of a benchmark.
 With `priors` (action → `ActionPrior`), each item is counted with the prior its annotation
 `type` names (`match_action`), so a run with and without priors compares like with like;
 items whose type matches no prior are counted unguided, and the report says how many had one.
+
+With `workers` > 1 the items are counted on a local process pool, the engine of `countllm
+batch` (`countllm.batch.engines`); the report lists them in annotation order either way.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from countllm.batch.engines import EngineConfig, make_engine
 from countllm.benchmarks.annotations import Annotation, RowError, load_annotations
 from countllm.benchmarks.metrics import count_metrics, localization_metrics, segments_to_frames
 from countllm.errors import CountLLMError, InputError
@@ -118,14 +123,21 @@ def summarize(items: list[ItemResult], row_errors: list[RowError]) -> dict[str, 
 
 def evaluate(annotations: Path, media_dir: Path, options: CountOptions,
              counter: CountFunction = count_file, progress: bool = True,
-             priors: dict[str, ActionPrior] | None = None) -> dict[str, Any]:
+             priors: dict[str, ActionPrior] | None = None, workers: int = 1) -> dict[str, Any]:
     """Run the benchmark; returns {"metrics", "items", "malformed_rows"}. With `priors`, each
-    item is counted with the prior its annotation type names (see the module docstring)."""
+    item is counted with the prior its annotation type names (see the module docstring). With
+    `workers` > 1, `counter` must be picklable (a module-level function such as `count_file`)."""
     anns, row_errors = load_annotations(annotations)
     if not media_dir.is_dir():
         raise InputError(str(media_dir), "media directory not found")
-    items = [evaluate_item(a, media_dir, options, counter, priors)
-             for a in tqdm(anns, desc=f"eval {options.method}", unit="item", disable=not progress)]
+    one = partial(evaluate_item, media_dir=media_dir, options=options, counter=counter, priors=priors)
+    done: dict[int, ItemResult] = {}
+    with make_engine(EngineConfig("local", workers)) as engine, tqdm(
+            total=len(anns), desc=f"eval {options.method}", unit="item", disable=not progress) as bar:
+        for i, item in engine.map_unordered(one, anns):
+            done[i] = item
+            bar.update(1)
+    items = [done[i] for i in range(len(anns))]
     return {
         "schema_version": JSON_SCHEMA_VERSION,
         "metrics": summarize(items, row_errors),
