@@ -64,6 +64,8 @@ class LiftDataConfig:
     min_window_s: float = 4.0
     speed_range: tuple[float, float] = (0.8, 1.25)
     mirror: bool = True
+    flip_z: bool = True  # negate depth in half the samples: the model must not rely on its sign
+    mediapipe_fraction: float = 0.5  # synthetic clips passed through the MediaPipe layout (nose as neck, ...)
     extra_yaw_deg: float = 30.0  # camera yaw beyond the generator's own ±30° around each exercise's best view
 
 
@@ -108,11 +110,13 @@ def real_items(cfg: LiftDataConfig, image: MotionImageConfig, split: str) -> lis
     return items
 
 
-def synthetic_pose(seq_pose: Pose) -> Pose:
-    """A generated H36M pose as a MediaPipe estimate would give it (see the module doc)."""
+def synthetic_pose(seq_pose: Pose, as_mediapipe: bool = True) -> Pose:
+    """A generated H36M pose as a MediaPipe estimate would give it (see the module doc); with
+    `as_mediapipe` False only z is negated and the generator's own neck and head stay."""
     joints = seq_pose.joints.copy()
     joints[..., 2] = -joints[..., 2]
-    joints = mediapipe33_to_h36m17(to_mediapipe33(joints))
+    if as_mediapipe:
+        joints = mediapipe33_to_h36m17(to_mediapipe33(joints))
     joints = interpolate_gaps(joints, seq_pose.valid)
     return Pose(joints, seq_pose.valid, seq_pose.fps, "h36m17", seq_pose.source)
 
@@ -127,7 +131,8 @@ def synthetic_items(cfg: LiftDataConfig, image: MotionImageConfig, seed_offset: 
             seq_cfg = random_synthetic_config(rng, (cfg.synthetic_seed + seed_offset) * 100_003 + i)
         seq_cfg = replace(seq_cfg, yaw_deg=seq_cfg.yaw_deg + rng.uniform(-cfg.extra_yaw_deg, cfg.extra_yaw_deg))
         seq = make_sequence(seq_cfg)
-        items.append(Item(prepare_joints(synthetic_pose(seq.pose), image), labels.normalize(seq_cfg.exercise),
+        pose = synthetic_pose(seq.pose, as_mediapipe=rng.random() < cfg.mediapipe_fraction)
+        items.append(Item(prepare_joints(pose, image), labels.normalize(seq_cfg.exercise),
                           seq.count, seq.cycles, f"synthetic:{seed_offset}:{i}:{seq_cfg.exercise}", image.fps))
     return items
 
@@ -147,6 +152,9 @@ def _augment(joints: np.ndarray, rng: np.random.Generator, cfg: LiftDataConfig, 
     if cfg.mirror and rng.random() < 0.5:
         out = out[:, MIRRORED].copy()
         out[..., 0] = -out[..., 0]
+    if cfg.flip_z and rng.random() < 0.5:  # depth conventions differ between sources (MediaPipe: away from camera)
+        out = out.copy()
+        out[..., 2] = -out[..., 2]
     return out, speed
 
 
