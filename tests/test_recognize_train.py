@@ -45,7 +45,8 @@ def test_training_smoke_run_resume_and_checkpoint(tmp_path):
     assert sum(clips.values()) == 12
     assert training["calibration"]["temperature"] > 0 and 0.2 <= training["calibration"]["confidence_floor"] <= 0.6
     resumed = subprocess.run([str(REPO / ".venv/bin/countllm"), "finetune", "--config", str(recipe)],
-                             capture_output=True, text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                             capture_output=True, text=True, timeout=600,
+                             env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     # `countllm finetune` dispatches on `kind: lift`; max_epochs=3: one more epoch, from last/
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "starting at epoch 3" in resumed.stderr
