@@ -8,7 +8,6 @@ say in one line how to install it. `/count` and `/ask` are the page's API for `g
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -22,9 +21,12 @@ QUIET_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1
 
 
 def require_gradio() -> None:
-    """CountLLMError with the install hint when Gradio is not installed."""
-    if importlib.util.find_spec("gradio") is None:
-        raise CountLLMError("gradio", INSTALL_HINT)
+    """Import Gradio (quietened first); CountLLMError with the install hint when it is not installed."""
+    quiet_gradio()
+    try:
+        import gradio  # noqa: F401, PLC0415 — the extra is optional
+    except ImportError:
+        raise CountLLMError("gradio", INSTALL_HINT) from None
 
 
 def quiet_gradio() -> None:
@@ -35,8 +37,9 @@ def quiet_gradio() -> None:
 
 def serve(host: str = "127.0.0.1", port: int = 7860, workdir: Path | None = None) -> None:
     """Build the page and serve it until interrupted (blocks)."""
+    if not 0 < port < 65536:
+        raise InputError("--port", f"must be a port number 1-65535, got {port}")
     require_gradio()
-    quiet_gradio()
     from .page import build_page  # noqa: PLC0415 — gradio on demand
     from .service import AppService  # noqa: PLC0415
 
@@ -47,7 +50,9 @@ def serve(host: str = "127.0.0.1", port: int = 7860, workdir: Path | None = None
         page.launch(server_name=host, server_port=port, share=False, allowed_paths=[str(workdir)],
                     footer_links=["api"], ssr_mode=False, pwa=False, mcp_server=False, show_error=False)
     except OSError as exc:  # the port is taken, or the host is not this machine's
-        raise InputError(f"{host}:{port}", f"cannot serve the page there ({exc})") from None
+        why = (f"port {port} is in use; pick another with --port" if "Cannot find empty port" in str(exc)
+               else f"{exc}; check --host and --port")
+        raise InputError(f"{host}:{port}", f"cannot serve the page there: {why}") from None
 
 
 __all__ = ["INSTALL_HINT", "require_gradio", "serve"]

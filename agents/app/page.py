@@ -11,6 +11,7 @@ work is CPU-bound and two cores are better spent on one video at a time.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -31,43 +32,52 @@ def _api_error(exc: CountLLMError, video: str | None) -> gr.Error:
     return gr.Error(error_message(exc, video), print_exception=False)
 
 
+def api_count(service: AppService, video: str | None) -> dict[str, Any]:
+    """`/count`: the `countllm count --json` object of the video."""
+    try:
+        return service.count(video)[1]
+    except CountLLMError as exc:
+        raise _api_error(exc, video) from None
+
+
+def api_ask(service: AppService, video: str | None, question: str | None) -> dict[str, Any]:
+    """`/ask`: the agent's answer about the video, as `countllm ask --json` prints it."""
+    try:
+        return service.ask(video, question)[1]
+    except CountLLMError as exc:
+        raise _api_error(exc, video) from None
+
+
+def page_count(service: AppService, video: str | None) -> tuple[Any, ...]:
+    """The page after an upload: headline, cycles plot, sets and rests, the JSON file and the JSON.
+    A bad upload is a message in place of the headline, every other output emptied."""
+    if not video:
+        return "", None, "", None, None
+    try:
+        result, payload = service.count(video)
+    except CountLLMError as exc:
+        return render.error_markdown(error_message(exc, video)), None, "", None, None
+    try:
+        sets_answer, sets_error = service.sets(video), None
+    except CountLLMError as exc:  # the count stands; only the split is missing
+        sets_answer, sets_error = None, f"sets unavailable: {error_message(exc, video)}"
+    return (render.count_markdown(result, display_name(video)), str(service.count_plot(video, result)),
+            render.sets_markdown(result, sets_answer, sets_error), str(service.write_json(video, payload, "count")),
+            payload)
+
+
+def page_ask(service: AppService, video: str | None, question: str | None) -> tuple[Any, ...]:
+    """The page after a question: the answer, its plot, the JSON file and the JSON (or a message)."""
+    try:
+        answer, payload = service.ask(video, question)
+    except CountLLMError as exc:
+        return render.error_markdown(error_message(exc, video)), None, None, None
+    return (render.answer_markdown(answer), str(service.answer_plot(video, answer)),
+            str(service.write_json(video, payload, "answer")), payload)
+
+
 def build_page(service: AppService) -> gr.Blocks:
-    """The page; `service` does the work (tests pass one with a stub opener)."""
-
-    def api_count(video: str | None) -> dict[str, Any]:
-        try:
-            return service.count(video)[1]
-        except CountLLMError as exc:
-            raise _api_error(exc, video) from None
-
-    def api_ask(video: str | None, question: str | None) -> dict[str, Any]:
-        try:
-            return service.ask(video, question)[1]
-        except CountLLMError as exc:
-            raise _api_error(exc, video) from None
-
-    def page_count(video: str | None) -> tuple[Any, ...]:
-        if not video:
-            return "", None, "", None, None
-        try:
-            result, payload = service.count(video)
-        except CountLLMError as exc:
-            return render.error_markdown(error_message(exc, video)), None, "", None, None
-        try:
-            sets_answer, sets_error = service.sets(video), None
-        except CountLLMError as exc:  # the count stands; only the split is missing
-            sets_answer, sets_error = None, f"sets unavailable: {error_message(exc, video)}"
-        return (render.count_markdown(result, display_name(video)), str(service.count_plot(video, result)),
-                render.sets_markdown(result, sets_answer, sets_error),
-                str(service.write_json(video, payload, "count")), payload)
-
-    def page_ask(video: str | None, question: str | None) -> tuple[Any, ...]:
-        try:
-            answer, payload = service.ask(video, question)
-        except CountLLMError as exc:
-            return render.error_markdown(error_message(exc, video)), None, None, None
-        return (render.answer_markdown(answer), str(service.answer_plot(video, answer)),
-                str(service.write_json(video, payload, "answer")), payload)
+    """The page; `service` does the work."""
 
     with gr.Blocks(title="countllm", analytics_enabled=False) as page:
         gr.Markdown(INTRO)
@@ -92,16 +102,17 @@ def build_page(service: AppService) -> gr.Blocks:
             answer_json = gr.JSON(label="answer (the countllm ask --json object)", elem_id="answer-json")
 
         page_outputs = [summary, plot, sets, count_download, count_json]
-        video.change(page_count, [video], page_outputs, api_visibility="private", concurrency_id=WORK)
+        video.change(partial(page_count, service), [video], page_outputs, api_visibility="private", concurrency_id=WORK)
         for trigger in (ask_button.click, question.submit):
-            trigger(page_ask, [video, question], [answer, answer_plot, answer_download, answer_json],
+            trigger(partial(page_ask, service), [video, question], [answer, answer_plot, answer_download, answer_json],
                     api_visibility="private", concurrency_id=WORK)
 
         # The API: hidden triggers, so the endpoints' names and signatures are the contract alone.
         api_count_trigger = gr.Button(visible=False)
-        api_count_trigger.click(api_count, [video], [count_json], api_name="count", concurrency_id=WORK,
-                                api_description="video -> the `countllm count --json` object")
+        api_count_trigger.click(partial(api_count, service), [video], [count_json], api_name="count",
+                                concurrency_id=WORK, api_description="video -> the `countllm count --json` object")
         api_ask_trigger = gr.Button(visible=False)
-        api_ask_trigger.click(api_ask, [video, question], [answer_json], api_name="ask", concurrency_id=WORK,
+        api_ask_trigger.click(partial(api_ask, service), [video, question], [answer_json], api_name="ask",
+                              concurrency_id=WORK,
                               api_description="video, question -> the agent's answer (`countllm ask --json`)")
     return page
