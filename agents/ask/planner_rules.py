@@ -22,7 +22,8 @@ from .intents import Reading, read_question
 from .reconcile import reconcile_count
 from .tools import SetReport, VideoTools
 
-PRESENT_P = 0.15  # recognizer probability above which an asked exercise counts as possibly present
+PRESENT_P = 0.15  # recognizer probability above which an asked exercise counts as present
+ABSENT_P = 0.05  # ... and below which (while it is sure of another) as absent
 ABSENT_CONFIDENT = 0.5  # the recognizer must be at least this sure of another exercise to say "I see no X"
 
 INTENT_HELP = {
@@ -154,7 +155,8 @@ def _time_range(tools: VideoTools, reading: Reading, draft: Draft) -> tuple[floa
 
 
 def _nth_set(sets: list[SetReport], index: int, exercise: str | None) -> SetReport | None:
-    pool = [s for s in sets if exercise is None or s.exercise == exercise] or sets
+    counted = [s for s in sets if s.count > 0]
+    pool = [s for s in counted if exercise is None or s.exercise == exercise] or counted
     if not pool:
         return None
     if index == -1:
@@ -173,7 +175,7 @@ def _present(tools: VideoTools, start_s: float | None, end_s: float | None) -> l
     """Exercises the recognizer sees in the range (from the sets where there are several)."""
     sets = tools.split_sets()
     if sets.available and sets.sets:
-        inside = [s for s in sets.sets if _touches(s, start_s, end_s)]
+        inside = [s for s in sets.sets if _touches(s, start_s, end_s) and s.count > 0]
         return list(dict.fromkeys(s.exercise for s in inside if s.exercise)) or []
     return []
 
@@ -189,14 +191,24 @@ def handle_count(tools: VideoTools, reading: Reading, draft: Draft) -> None:
     if reading.exercise_phrase and asked is None:
         draft.notes.append(f"{reading.exercise_phrase!r} is not an exercise I know; I counted what the video shows")
     present = _present(tools, start, end)
-    if asked is not None and present and asked not in present and _absent(tools, asked, start, end, draft, present):
+    found = presence(tools, asked, start, end, present) if asked is not None else None
+    if found is not None and found.state == "absent":
+        _answer_absent(tools, asked, found, start, end, draft, present)
         return
     if asked is None and len(present) > 1:
         _several(tools, draft, start, end, present)
         return
     exercise = asked or (present[0] if len(present) == 1 else _recognized(tools, start, end))
     rec = reconcile_count(tools, exercise, start, end)
-    draft.exercise, draft.count, draft.confidence = exercise, rec.count, rec.confidence
+    confidence = rec.confidence
+    if found is not None and found.state == "unsure":
+        confidence = round(confidence * found.p_present, 3)
+        draft.notes.append(f"the recognizer does not confirm {asked}: its best guess is {found.seen} "
+                           f"(p={found.seen_p or 0:.2f}); the confidence is scaled by P({asked})="
+                           f"{found.p_present:.2f}")
+    elif found is not None and found.state == "unchecked":
+        draft.notes.append(f"{found.note}: counted as {asked} without checking it is there")
+    draft.exercise, draft.count, draft.confidence = exercise, rec.count, confidence
     draft.cycles, draft.rests = rec.primary.cycles, rec.primary.rests
     draft.counts = [SetCount(exercise=exercise, count=rec.count, start_s=c[0][0], end_s=c[-1][1])
                     for c in [rec.primary.cycles] if c]
@@ -207,8 +219,13 @@ def handle_count(tools: VideoTools, reading: Reading, draft: Draft) -> None:
     agreement = ""
     if rec.witness is not None and not rec.agreed:
         agreement = f" (a second counter says {rec.witness.count})"
+    if found is not None and found.state == "unsure":
+        guess = f"; the recognizer's best guess is {say.exercise_name(found.seen)}" if found.seen else ""
+        draft.answer = (f"I counted {say.counted(rec.count, None)}{say.range_phrase(start, end)}{agreement}, but I "
+                        f"cannot confirm they are {say.exercise_name(asked)}{guess}." + say.uncertainty(confidence))
+        return
     draft.answer = (f"I counted {say.counted(rec.count, exercise)}{say.range_phrase(start, end)}{agreement}."
-                    + say.uncertainty(rec.confidence))
+                    + say.uncertainty(confidence))
 
 
 def _recognized(tools: VideoTools, start: float | None, end: float | None) -> str | None:
@@ -218,28 +235,52 @@ def _recognized(tools: VideoTools, start: float | None, end: float | None) -> st
     return None
 
 
-def _absent(tools: VideoTools, asked: str, start: float | None, end: float | None, draft: Draft,
-            present: list[str]) -> bool:
-    """Answer "I see no X; I see N Y" when the recognizer is sure X is not there (True if answered)."""
+@dataclass
+class Presence:
+    """Whether the exercise asked about is in the video, as far as the recognizer can tell."""
+
+    state: str  # "confirmed" | "absent" | "unsure" | "unchecked"
+    p_present: float = 1.0
+    seen: str | None = None  # the exercise the recognizer sees instead (absent / unsure)
+    seen_p: float | None = None
+    note: str = ""
+
+
+def presence(tools: VideoTools, asked: str, start: float | None, end: float | None,
+             present: list[str]) -> Presence:
+    """Confirmed (a set of it, or the recognizer gives it p ≥ PRESENT_P), absent (the recognizer is
+    sure of another exercise and gives this one almost nothing), unsure, or unchecked."""
+    if asked in present:
+        return Presence("confirmed")
     rec = tools.recognize(start, end)
-    if rec.available and rec.probability(asked) >= PRESENT_P:
-        draft.notes.append(f"the sets are labelled {', '.join(present)}, but the recognizer gives {asked} "
-                           f"p={rec.probability(asked):.2f}; counted it")
-        return False
-    if rec.available and (rec.confidence or 0.0) < ABSENT_CONFIDENT:
-        draft.notes.append(f"the recognizer is unsure which exercise this is; counted as {asked}")
-        return False
+    if not rec.available:
+        return Presence("unchecked", note=rec.notes[0] if rec.notes else "")
+    known = asked in rec.scores
+    p = rec.probability(asked) if known else None
+    other = next((e for e in present if e != asked), None) or rec.exercise
+    if rec.exercise == asked or (p is not None and p >= PRESENT_P):
+        return Presence("confirmed", note=f"the recognizer gives {asked} p={rec.probability(asked):.2f}")
+    sure = rec.exercise not in (None, "unknown") and (rec.confidence or 0.0) >= ABSENT_CONFIDENT
+    if sure and (p is None or p < ABSENT_P):
+        return Presence("absent", p_present=p or 0.0, seen=other, seen_p=rec.confidence)
+    p_present = p if p is not None else 1.0 - float(rec.confidence or 0.0)
+    return Presence("unsure", p_present=p_present, seen=other if other != "unknown" else None,
+                    seen_p=rec.confidence)
+
+
+def _answer_absent(tools: VideoTools, asked: str, found: Presence, start: float | None, end: float | None,
+                   draft: Draft, present: list[str]) -> None:
+    """ "I see no X; I see N Y": count 0 of the asked exercise, and what is there instead."""
     seen = []
-    for exercise in present:
+    for exercise in present or [found.seen]:
         report = tools.count("auto", exercise, start, end)
         seen.append(say.counted(report.count, exercise))
-        draft.counts.append(SetCount(exercise=exercise, count=report.count,
-                                     start_s=report.cycles[0][0] if report.cycles else 0.0,
-                                     end_s=report.cycles[-1][1] if report.cycles else 0.0))
+        if report.cycles:
+            draft.counts.append(SetCount(exercise=exercise, count=report.count, start_s=report.cycles[0][0],
+                                         end_s=report.cycles[-1][1]))
     draft.exercise, draft.count = asked, 0
-    draft.confidence = round(1.0 - rec.probability(asked), 3) if rec.available else None
+    draft.confidence = round(1.0 - found.p_present, 3)
     draft.answer = f"I see no {say.exercise_name(asked)}; I see {say.listing(seen)}{say.range_phrase(start, end)}."
-    return True
 
 
 def _several(tools: VideoTools, draft: Draft, start: float | None, end: float | None, present: list[str]) -> None:
@@ -261,7 +302,7 @@ def _fill_sets(tools: VideoTools, draft: Draft, start: float | None = None,
                end: float | None = None) -> list[SetReport]:
     sets = tools.split_sets()
     draft.notes += sets.notes
-    chosen = [s for s in sets.sets if _touches(s, start, end)]
+    chosen = [s for s in sets.sets if _touches(s, start, end) and s.count > 0]
     draft.counts = [SetCount(exercise=s.exercise, count=s.count, start_s=s.start_s, end_s=s.end_s) for s in chosen]
     draft.rests = sets.rests
     return chosen

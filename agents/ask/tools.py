@@ -272,9 +272,10 @@ class VideoTools:
     def _set_spans(self, exercise: str | None) -> list[tuple[float, float]] | None:
         """The spans to count separately, or None for the whole video (one exercise, or no sets known)."""
         sets = self._split_sets_memo()
-        if not sets.available or len({s.exercise for s in sets.sets}) < 2:
+        real = [s for s in sets.sets if s.count > 0]  # a "set" with no counted rep is a misread stretch
+        if not sets.available or len({s.exercise for s in real}) < 2:
             return None
-        chosen = [s for s in sets.sets if exercise is None or s.exercise == exercise]
+        chosen = [s for s in real if exercise is None or s.exercise == exercise]
         return [(s.start_s, s.end_s) for s in chosen] or None
 
     def _duration_s(self) -> float:
