@@ -56,9 +56,10 @@ def default_agent_factory() -> AgentFactory:
 def readable(inputs: MediaInputs) -> None:
     """InputError now if the file cannot be read at all, so a bad video is a 400, not an answer.
 
-    Why here: the agent turns a tool's error into an honest sentence ("I could not answer that:
-    ..."), which is right for "nobody in this clip" but would make a corrupt upload a 200. A
-    pose file is loaded (the session keeps it); a video's header is probed (one decoded frame).
+    Why here: a corrupt upload is then refused when its session opens, before any question is
+    planned, and a failed open is not cached. A pose file is loaded (the session keeps it); a
+    video's header is probed (one decoded frame). Errors found later (nobody in the video) are
+    InputErrors from `ask` and become 400s the same way.
     """
     if inputs.is_pose_file:
         inputs.pose()
