@@ -2,11 +2,13 @@
 
 Why a session per upload: the first look at a video pays for decoding and pose estimation; the
 page then draws, lists sets and answers follow-up questions about the same file. So the service
-keeps one `AgentSession` per uploaded file, keyed by (resolved path, modification time) like
-`countllm serve` (a file rewritten in place is opened afresh), and the whole-video count beside
-it: `/count`, the page and the agent all read the same decoded inputs, and a second question
-costs milliseconds. One lock per file serialises the work on it (a session's memo is not built
-for concurrent fills); different files are served in parallel.
+keeps one `AgentSession` per uploaded file and the whole-video count beside it: `/count`, the
+page and the agent all read the same decoded inputs, and a second question costs milliseconds.
+The key is the resolved path and a digest of the bytes, the digest remembered per (path, size,
+modification time): Gradio rewrites an upload's file each time a client sends it again (same
+folder, new mtime), so a key of path and mtime alone would open every API call afresh, while a
+file rewritten with other bytes is still opened anew. One lock per file serialises the work on
+it (a session's memo is not built for concurrent fills); different files are served in parallel.
 
 Gradio hands an upload over as a path in its own cache folder. The JSON and messages name the
 file as uploaded (its base name), not that folder.
@@ -14,6 +16,7 @@ file as uploaded (its base name), not that folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -68,7 +71,8 @@ class AppService:
             raise ValueError(f"the session cache needs size >= 1, got {size}")
         self.workdir, self.size, self.opener = Path(workdir), size, opener
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._entries: OrderedDict[tuple[str, int], Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
+        self._digests: dict[tuple[str, int, int], str] = {}
         self._lock = threading.Lock()
         self.opened = self.hits = 0
 
@@ -86,7 +90,7 @@ class AppService:
     def entry(self, video: str | Path | None) -> Iterator[Entry]:
         """The cached entry of this file (opened first if new), held under its lock."""
         path = self._path(video)
-        key = (str(path), path.stat().st_mtime_ns)
+        key = (str(path), self._digest(path))
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -102,6 +106,24 @@ class AppService:
                     self._entries.popitem(last=False)  # an entry in use stays alive through its caller
         with entry.lock:
             yield entry
+
+    def _digest(self, path: Path) -> str:
+        """The file's SHA-256, computed once per (path, size, mtime); about 1 s a GB, once per upload."""
+        stat = path.stat()
+        stamp = (str(path), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            known = self._digests.get(stamp)
+        if known is None:
+            sha = hashlib.sha256()
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    sha.update(block)
+            known = sha.hexdigest()
+            with self._lock:
+                self._digests[stamp] = known
+                while len(self._digests) > 64 * self.size:
+                    self._digests.pop(next(iter(self._digests)))
+        return known
 
     # -- the API's two functions
     def count(self, video: str | Path | None) -> tuple[CountResult, dict[str, Any]]:
