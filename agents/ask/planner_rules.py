@@ -24,6 +24,7 @@ from .tools import SetReport, VideoTools
 
 PRESENT_P = 0.15  # recognizer probability above which an asked exercise counts as present
 ABSENT_P = 0.05  # ... and below which (while it is sure of another) as absent
+NAME_CONFIDENT = 0.5  # below this the recognizer's guess is not put in a count's sentence, and is said unsure
 ABSENT_CONFIDENT = 0.5  # the recognizer must be at least this sure of another exercise to say "I see no X"
 
 INTENT_HELP = {
@@ -230,9 +231,9 @@ def handle_count(tools: VideoTools, reading: Reading, draft: Draft) -> None:
 
 def _recognized(tools: VideoTools, start: float | None, end: float | None) -> str | None:
     rec = tools.recognize(start, end)
-    if rec.available and rec.exercise and rec.exercise != "unknown":
+    if rec.available and rec.exercise and rec.exercise != "unknown" and (rec.confidence or 0.0) >= NAME_CONFIDENT:
         return rec.exercise
-    return None
+    return None  # an unsure guess is not put in a count's sentence
 
 
 @dataclass
@@ -326,6 +327,11 @@ def handle_recognize(tools: VideoTools, reading: Reading, draft: Draft) -> None:
         draft.answer = f"I cannot tell which exercise this is; my best guesses are {guesses}."
         return
     draft.exercise = rec.exercise
+    if (rec.confidence or 0.0) < NAME_CONFIDENT:
+        others = say.listing([say.exercise_name(n) for n, _ in rec.alternatives[:2]])
+        draft.answer = (f"This might be {say.exercise_name(rec.exercise)}, but I am not sure (confidence "
+                        f"{rec.confidence:.2f}; next guesses {others}).")
+        return
     draft.answer = f"This looks like {say.exercise_name(rec.exercise)} (confidence {rec.confidence:.2f})."
 
 

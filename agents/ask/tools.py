@@ -37,6 +37,7 @@ from countllm.types import CountResult, Segment
 from .answer import ToolCall, spans_json
 
 RECOGNIZER_MISSING = "exercise recognition unavailable ({why}); the exercise was not checked"
+SET_CONFIDENT = 0.5  # recognizer probability a set needs before the video is counted set by set
 
 
 # --------------------------------------------------------------------------- results
@@ -319,6 +320,12 @@ class VideoTools:
         return self._run("recognize", args, lambda: self._recognize(start_s, end_s))
 
     def _recognize(self, start_s: float | None, end_s: float | None) -> RecognitionReport:
+        key = ("_recognize", start_s, end_s)
+        if key not in self._memo:
+            self._memo[key] = self._recognize_uncached(start_s, end_s)
+        return self._memo[key]
+
+    def _recognize_uncached(self, start_s: float | None, end_s: float | None) -> RecognitionReport:
         pose = self.inputs.pose()  # an unreadable input, or nobody in it, is the user's error: it raises
         if start_s is not None or end_s is not None:
             pose = crop_pose(pose, start_s or 0.0, end_s)
@@ -357,7 +364,44 @@ class VideoTools:
         found = split_sets(self.inputs, recognizer)
         sets = [SetReport(exercise=s.exercise, start_s=round(float(s.start_s), 3), end_s=round(float(s.end_s), 3),
                           count=int(s.count), confidence=round(float(s.confidence), 3)) for s in found.sets]
-        return SetsReport(available=True, sets=sets, rests=spans_json(found.rests), notes=list(found.notes))
+        report = SetsReport(available=True, sets=sets, rests=spans_json(found.rests), notes=list(found.notes))
+        return self._trust_sets(report)
+
+    def _trust_sets(self, report: SetsReport) -> SetsReport:
+        """The sets as found where the recognizer is sure of two different exercises in them; else one set.
+
+        Why: counting set by set is right for squats-then-push-ups, but a recognizer unsure of
+        what it sees splits one long set into pieces it names differently, and each piece then
+        loses the repetitions cut at its edges (a 30-pull-up video came out as 12). So a split is
+        kept only when at least two exercises each have a set recognised with p >= SET_CONFIDENT.
+        """
+        sure = {}
+        for s in report.sets:
+            if s.count > 0:
+                rec = self._recognize(s.start_s, s.end_s)
+                if rec.available and rec.exercise == s.exercise and (rec.confidence or 0.0) >= SET_CONFIDENT:
+                    sure[s.exercise] = max(sure.get(s.exercise, 0.0), float(rec.confidence))
+        if len(sure) >= 2 or len({s.exercise for s in report.sets if s.count > 0}) <= 1:
+            return report
+        whole = self._whole_count_unsplit("auto")
+        rec = self._recognize(None, None)
+        sure_of_it = rec.available and rec.exercise != "unknown" and (rec.confidence or 0.0) >= SET_CONFIDENT
+        exercise = rec.exercise if sure_of_it else None
+        one = [SetReport(exercise=exercise, start_s=round(whole.cycles[0].start, 3),
+                         end_s=round(whole.cycles[-1].end, 3), count=whole.count,
+                         confidence=round(float(whole.confidence), 3))] if whole.cycles else []
+        named = ", ".join(f"{s.exercise} {s.start_s:.0f}–{s.end_s:.0f} s" for s in report.sets)
+        note = (f"the recognizer split the video into {named}, but is not sure (p >= {SET_CONFIDENT:g}) of two "
+                "different exercises; treated as one set")
+        return SetsReport(available=True, sets=one, rests=spans_json(rest_spans(
+            repetitive_spans(whole.cycles, whole.period_s), whole.rests, whole.duration_s)),
+            notes=report.notes + [note])
+
+    def _whole_count_unsplit(self, method: str) -> CountResult:
+        key = ("_unsplit", method)
+        if key not in self._memo:
+            self._memo[key] = run_counter(method, CountRequest(inputs=self.inputs))
+        return self._memo[key]
 
     # -- tempo
     def tempo(self, start_s: float | None = None, end_s: float | None = None) -> TempoReport:
