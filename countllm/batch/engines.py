@@ -9,7 +9,8 @@ Why these engines and no scheduler of our own:
 - `local`: `concurrent.futures.ProcessPoolExecutor` with the `spawn` start method (MediaPipe
   and torch are not fork-safe once initialised). Each worker limits torch, OpenCV and the BLAS
   pools to one thread, since N workers on N cores each spawning N threads only thrash, and
-  ignores SIGINT, so Ctrl-C reaches the parent alone, which stops the workers and saves.
+  ignores SIGINT, so Ctrl-C reaches the parent alone, which stops the workers and saves; a
+  worker whose parent was killed (SIGKILL: no chance to stop it) exits by itself.
 - `ray`: the same function as Ray tasks (`num_cpus=1`) on an existing cluster (`--ray-address`)
   or on a local Ray instance started for the run; Ray does the scheduling. The inputs' paths
   must be readable on every node (a shared filesystem), and countllm installed there.
@@ -21,7 +22,10 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -61,8 +65,17 @@ def limit_threads() -> None:
     _threads_limited = True
 
 
+def _exit_with_parent(parent: int, interval_s: float = 0.5) -> None:
+    """Thread body: end this worker once its parent is gone (reparented), e.g. after a SIGKILL of
+    the batch, which nothing else would tell a worker blocked on the pool's queue."""
+    while os.getppid() == parent:
+        time.sleep(interval_s)
+    os._exit(1)
+
+
 def _pool_worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="exit-with-parent").start()
     limit_threads()
 
 
@@ -144,6 +157,28 @@ class LocalPoolEngine(Engine):
             process.join(timeout=10)
 
 
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of "host:port" or "ray://host:port"; None for "auto" and other forms Ray resolves."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds on a cluster address nobody listens on: Ray itself retries its GCS
+    connection for minutes, which looks like a hang."""
+    target = _host_port(address)
+    if target is None:
+        return
+    try:
+        socket.create_connection(target, timeout=timeout_s).close()
+    except OSError as exc:
+        raise CountLLMError(address, f"cannot reach the Ray cluster ({exc.strerror or exc}); is `ray start --head` "
+                            "running there, and is the port right?") from None
+
+
 def _ray_call(fn: Callable[[Any], Any], item: Any) -> Any:
     """Body of a Ray task: one thread per task, as on the local pool."""
     limit_threads()
@@ -177,10 +212,11 @@ class RayEngine(Engine):
         return self
 
     def _init(self, ray: Any) -> None:
-        quiet = {"include_dashboard": False, "configure_logging": True, "logging_level": logging.WARNING,
+        quiet = {"include_dashboard": False, "configure_logging": True, "logging_level": logging.ERROR,
                  "log_to_driver": False}
         try:
             if self.address:
+                check_reachable(self.address)
                 ray.init(address=self.address, **quiet)
             else:  # a local instance for this run only, sized to the workers asked for
                 ray.init(address="local", num_cpus=self.requested_workers or os.cpu_count() or 1, **quiet)
