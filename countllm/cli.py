@@ -104,6 +104,10 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, help="write {schema_version, metrics, items, malformed_rows} here")
     p.add_argument("--workers", type=int, default=1, help="items counted at once, each in its own process "
                    "(default 1: in this process); the engine of countllm batch --engine local")
+    p.add_argument("--recognize", action="store_true", help="also score the exercise recognizer against the CSV's "
+                   "type column (accuracy, partial credit, confusion matrix; each item gets pred_exercise)")
+    p.add_argument("--plot", type=Path, metavar="DIR", help="write every figure that applies here (predicted vs "
+                   "true counts; with --recognize the confusion matrix)")
     p.set_defaults(run=run_eval)
 
 
@@ -334,9 +338,16 @@ def run_eval(args: argparse.Namespace) -> int:
     priors = _load_priors(args.priors) if args.priors else None
     if args.workers < 1:
         raise InputError("--workers", f"must be at least 1, got {args.workers}")
-    report = evaluate(args.annotations, args.media_dir, _options(args), priors=priors, workers=args.workers)
+    report = evaluate(args.annotations, args.media_dir, _options(args), priors=priors, workers=args.workers,
+                      recognize=args.recognize)
     print(format_table(report))
     metrics = report["metrics"]
+    if args.recognize and metrics["recognition"]["n_recognized"]:
+        from countllm.eval.recognition import format_confusion  # noqa: PLC0415
+
+        print("\n".join(format_confusion(metrics["recognition"])))
+    if args.plot:
+        _eval_plots(report, args.plot, args.method)
     if priors is not None:
         print(f"semantic priors ({args.priors}): {metrics.get('n_with_prior', 0)} of "
               f"{metrics['n_items']} items matched one by their annotation type")
@@ -348,6 +359,19 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"countllm eval: {failed} item(s) failed (listed above and in the report)", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
+
+
+def _eval_plots(report: dict, folder: Path, method: str) -> None:
+    from countllm.eval.recognition import plot_confusion, plot_counts  # noqa: PLC0415 — matplotlib on demand
+
+    try:
+        written = [plot_counts(report["items"], folder / "counts.png", method)]
+        recognition = report["metrics"].get("recognition")
+        if recognition and recognition["n_recognized"]:
+            written.append(plot_confusion(recognition, folder / "confusion.png"))
+    except OSError as exc:
+        raise InputError(str(folder), f"cannot write the plots ({exc.strerror or exc})") from None
+    print("plots: " + ", ".join(str(p) for p in written))
 
 
 def run_batch(args: argparse.Namespace) -> int:

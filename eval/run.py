@@ -29,7 +29,9 @@ from countllm.batch.engines import EngineConfig, make_engine
 from countllm.benchmarks.annotations import Annotation, RowError, load_annotations
 from countllm.benchmarks.metrics import count_metrics, localization_metrics, segments_to_frames
 from countllm.errors import CountLLMError, InputError
-from countllm.pipeline import CountOptions, count_file
+from countllm.eval.recognition import recognition_item, recognition_metrics
+from countllm.media import MediaInputs
+from countllm.pipeline import CountOptions, count_file, count_inputs
 from countllm.pose.io import POSE_SUFFIXES
 from countllm.priors import ActionPrior, match_action
 from countllm.types import JSON_SCHEMA_VERSION, CountResult
@@ -47,6 +49,7 @@ class ItemResult:
     confidence: float | None = None
     localization: dict[str, float] = field(default_factory=dict)
     prior: str | None = None  # the semantic prior the item was counted with
+    recognition: dict[str, Any] = field(default_factory=dict)  # pred_exercise, ... (eval --recognize)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "gt_count": self.gt_count, "pred_count": self.pred_count}
@@ -58,6 +61,7 @@ class ItemResult:
                 out["prior"] = self.prior
             if self.localization:
                 out["localization"] = {k: round(v, 2) for k, v in self.localization.items()}
+        out.update(self.recognition)
         return out
 
 
@@ -86,13 +90,20 @@ def annotation_frame_rate(media: Path, ann: Annotation, options: CountOptions, r
 
 
 def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, counter: CountFunction,
-                  priors: dict[str, ActionPrior] | None = None) -> ItemResult:
+                  priors: dict[str, ActionPrior] | None = None, recognize: bool = False) -> ItemResult:
     prior = match_action(ann.action_type, priors) if priors else options.prior
     item = ItemResult(name=ann.name, gt_count=ann.count, prior=prior.action if prior else None)
     try:
         media = find_media(media_dir, ann.name)
         item_options = replace(options, fps=ann.fps or options.fps, prior=prior)
-        result = counter(media, item_options)
+        if recognize:  # one decode and pose for both the count and the recognizer
+            inputs = MediaInputs.open(media, item_options.decode_options())
+            result = count_inputs(inputs, item_options) if counter is count_file else counter(media, item_options)
+            from countllm.recognize import load_recognizer  # noqa: PLC0415 — torch on demand; cached per process
+
+            item.recognition = recognition_item(inputs.pose(), load_recognizer(None))
+        else:
+            result = counter(media, item_options)
     except CountLLMError as exc:  # recorded for this item; the benchmark goes on
         item.error = exc.message if exc.source in ("", ann.name) else str(exc)
         return item
@@ -123,14 +134,20 @@ def summarize(items: list[ItemResult], row_errors: list[RowError]) -> dict[str, 
 
 def evaluate(annotations: Path, media_dir: Path, options: CountOptions,
              counter: CountFunction = count_file, progress: bool = True,
-             priors: dict[str, ActionPrior] | None = None, workers: int = 1) -> dict[str, Any]:
+             priors: dict[str, ActionPrior] | None = None, workers: int = 1,
+             recognize: bool = False) -> dict[str, Any]:
     """Run the benchmark; returns {"metrics", "items", "malformed_rows"}. With `priors`, each
     item is counted with the prior its annotation type names (see the module docstring). With
     `workers` > 1, `counter` must be picklable (a module-level function such as `count_file`)."""
     anns, row_errors = load_annotations(annotations)
     if not media_dir.is_dir():
         raise InputError(str(media_dir), "media directory not found")
-    one = partial(evaluate_item, media_dir=media_dir, options=options, counter=counter, priors=priors)
+    if recognize:  # a missing or broken recognizer is one error before any item, not one per item
+        from countllm.recognize import load_recognizer  # noqa: PLC0415
+
+        load_recognizer(None)
+    one = partial(evaluate_item, media_dir=media_dir, options=options, counter=counter, priors=priors,
+                  recognize=recognize)
     done: dict[int, ItemResult] = {}
     with make_engine(EngineConfig("local", workers)) as engine, tqdm(
             total=len(anns), desc=f"eval {options.method}", unit="item", disable=not progress) as bar:
@@ -138,9 +155,12 @@ def evaluate(annotations: Path, media_dir: Path, options: CountOptions,
             done[i] = item
             bar.update(1)
     items = [done[i] for i in range(len(anns))]
+    metrics = summarize(items, row_errors)
+    if recognize:
+        metrics["recognition"] = recognition_metrics([i.to_json() for i in items], [a.action_type for a in anns])
     return {
         "schema_version": JSON_SCHEMA_VERSION,
-        "metrics": summarize(items, row_errors),
+        "metrics": metrics,
         "items": [i.to_json() for i in items],
         "malformed_rows": [{"row": e.row_number, "name": e.name, "error": e.message} for e in row_errors],
     }

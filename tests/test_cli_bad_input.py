@@ -138,6 +138,8 @@ ROWS = [
     Row("count-videollm-corrupt-backbone",
         lambda t: (_count_videollm(t, _broken(t, lambda f: _set_backbone(f, _corrupt_checkpoint(t, "bad_lm")))),
                    "bad_lm")),
+    Row("count-lift-model-nowhere",
+        lambda t: (["count", str(_pose_file(t)), "--method", "lift", "--model", "/no/such/lift"], "/no/such/lift")),
     Row("ask-missing-video", lambda t: (["ask", str(t / "nope.mp4"), "how many squats?"], "nope.mp4")),
     Row("ask-corrupt-video", lambda t: (["ask", str(_file(t, "junk.mp4", bytes(range(256)) * 64)), "how many?",
                                          "--rules-only"], "junk.mp4")),

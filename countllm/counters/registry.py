@@ -156,6 +156,12 @@ class _VideoLLM:
         return VideoLLMCounter(self.model).count(request.pose(), request.question)
 
 
+def _lift(model: str | None) -> Counter:
+    from countllm.counters.lift_counter import LiftCounter  # noqa: PLC0415 — torch on demand
+
+    return LiftCounter(model)
+
+
 def _auto(model: str | None) -> Counter:
     from countllm.counters.auto import AutoCounter  # noqa: PLC0415
 
@@ -184,3 +190,8 @@ register(CounterSpec(
     needs="pose", factory=_VideoLLM, reads_question=True,
     model_help="a video-LLM checkpoint folder (default: the shipped countllm/videollm/default; "
     "make one with `countllm finetune`)"))
+register(CounterSpec(
+    "lift", "the skeleton recognizer's integer head (LiFT): one count of 1-30 per 51.2 s motion image, summed; "
+    "no cycle boundaries", needs="pose", factory=_lift, reads_prior=True,
+    model_help="a recognizer checkpoint folder (default: the shipped countllm/recognize/default; make one with "
+    "`countllm finetune --config finetune/recipes/lift/default.yaml`)"))
