@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,50 @@ def running_app(tmp: Path, timeout_s: float = 120.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class _Pipe(io.RawIOBase):
+    """A write-only sink that cannot seek: the WebM muxer then writes no duration and no cues."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, data) -> int:
+        return self.file.write(data)
+
+
+def webcam_like_webm(source: Path, target: Path, seconds: float, width: int = 240) -> Path:
+    """The first `seconds` of `source` as VP8 WebM streamed the way a browser's MediaRecorder writes it
+    (no duration, no frame count: decord refuses it), at `width` px wide to keep the test fast.
+
+    Written by a fresh interpreter: once decord's own FFmpeg libraries are loaded in a process,
+    PyAV's libvpx encoder no longer opens there (EINVAL)."""
+    code = ("import sys; from pathlib import Path; from tests.app_server import _write_webm; "
+            "_write_webm(Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))")
+    subprocess.run([sys.executable, "-c", code, str(source), str(target), str(seconds), str(width)], check=True,
+                   cwd=Path(__file__).resolve().parents[1], timeout=120)
+    return target
+
+
+def _write_webm(source: Path, target: Path, seconds: float, width: int) -> None:
+    import av
+
+    with av.open(str(source)) as inp, target.open("wb") as sink, av.open(_Pipe(sink), mode="w", format="webm") as out:
+        stream_in = inp.streams.video[0]
+        stream = out.add_stream("libvpx", rate=round(float(stream_in.average_rate)))
+        stream.width, stream.height = width, 2 * round(width * stream_in.height / stream_in.width / 2)
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"deadline": "realtime", "cpu-used": "8", "b": "400k"}
+        for i, frame in enumerate(inp.decode(stream_in)):
+            if float(frame.pts * frame.time_base) > seconds:
+                break
+            frame = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, stream.codec_context.framerate)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))

@@ -21,8 +21,9 @@ import pytest
 from countllm.agents.app.service import AppService, open_session
 from countllm.pipeline import count_file
 from countllm.synthetic.skeleton import SyntheticConfig, make_sequence
-from tests.app_server import COUNTLLM, require_gradio_client, running_app
+from tests.app_server import COUNTLLM, require_gradio_client, running_app, webcam_like_webm
 
+ROOT = Path(__file__).resolve().parents[1]
 BAD = {"fake.mp4": b"this is not a video", "notes.txt": b"hello", "empty.mp4": b""}
 BAD_WORDS = {"fake.mp4": "cannot be decoded as a video", "notes.txt": "cannot be decoded as a video",
              "empty.mp4": "is empty (0 bytes)"}
@@ -34,6 +35,8 @@ def media(tmp_path_factory) -> Path:
     np.save(folder / "squats.npy", make_sequence(SyntheticConfig(exercise="squat", n_reps=6)).pose.joints)
     for name, data in BAD.items():
         (folder / name).write_bytes(data)
+    # The sample's first 9 s (3 squats) as a browser's webcam recording: WebM with no duration.
+    webcam_like_webm(ROOT / "samples" / "squats.mp4", folder / "webcam.webm", seconds=9.0)
     return folder
 
 
@@ -89,6 +92,19 @@ def test_a_bad_upload_is_a_one_line_message(client, gradio_client, media, name):
         message = str(raised.value)
         assert BAD_WORDS[name] in message and message.startswith(name), message
         assert "\n" not in message and "Traceback" not in message and "gradio" not in message.lower()
+
+
+def test_a_webcam_recording_is_reencoded_and_counted(client, gradio_client, media):
+    from countllm.errors import InputError
+    from countllm.video.decode import probe
+
+    with pytest.raises(InputError, match="broken metadata"):  # what decord alone says of it
+        probe(media / "webcam.webm")
+    got = client.predict(_upload(gradio_client, media / "webcam.webm"), api_name="/count")
+    assert got["count"] == 3 and got["input"] == "webcam.webm" and 8.5 < got["duration_s"] < 9.5
+    assert got["notes"][0].startswith("webcam.webm could not be indexed as it was") and "re-encoded" in got["notes"][0]
+    answer = client.predict(_upload(gradio_client, media / "webcam.webm"), "How many squats?", api_name="/ask")
+    assert answer["count"] == 3 and answer["notes"][0] == got["notes"][0]
 
 
 def test_ask_without_a_question_says_so(client, gradio_client, media):

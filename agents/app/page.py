@@ -61,7 +61,8 @@ def page_count(service: AppService, video: str | None) -> tuple[Any, ...]:
         sets_answer, sets_error = service.sets(video), None
     except CountLLMError as exc:  # the count stands; only the split is missing
         sets_answer, sets_error = None, f"sets unavailable: {error_message(exc, video)}"
-    return (render.count_markdown(result, display_name(video)), str(service.count_plot(video, result)),
+    return (render.count_markdown(result, display_name(video), payload["notes"]),
+            str(service.count_plot(video, result)),
             render.sets_markdown(result, sets_answer, sets_error), str(service.write_json(video, payload, "count")),
             payload)
 

@@ -21,16 +21,17 @@ def span(pair: Any) -> str:
     return f"{clock(a)}–{clock(b)}"
 
 
-def count_markdown(result: CountResult, name: str) -> str:
-    """The headline: how many, how sure, by which counter, and the counter's notes."""
+def count_markdown(result: CountResult, name: str, notes: list[str] | None = None) -> str:
+    """The headline: how many, how sure, by which counter, and the notes (default: the counter's)."""
+    notes = result.notes if notes is None else notes
     plural = "repetition" if result.count == 1 else "repetitions"
     blocks = [f"## {result.count} {plural}",
               f"in **{name}** ({result.duration_s:.1f} s), counted by `{result.method}`; confidence "
               f"{result.confidence:.2f} (the probability that the count is within ±1)"]
     if result.period_s:
         blocks.append(f"one repetition every {result.period_s:.1f} s on average")
-    if result.notes:
-        blocks.append("\n".join(f"- {note}" for note in result.notes))
+    if notes:
+        blocks.append("\n".join(f"- {note}" for note in notes))
     return "\n\n".join(blocks)
 
 

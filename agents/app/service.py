@@ -39,6 +39,7 @@ class Entry:
     session: Any  # countllm.agents.ask.AgentSession (imported lazily: it pulls in the counters)
     lock: threading.Lock = field(default_factory=threading.Lock)
     count: CountResult | None = None
+    notes: list[str] = field(default_factory=list)  # what was done to the upload (a re-encoding), said in the JSON
 
 
 def open_session(path: Path) -> Any:
@@ -49,6 +50,27 @@ def open_session(path: Path) -> Any:
     session = AgentSession.open(path)
     readable(session.inputs)
     return session
+
+
+REENCODED = ("{name} could not be indexed as it was (a webcam recording carries no duration); it was "
+             "re-encoded with PyAV at {fps:g} fps and that copy was counted")
+
+
+def open_upload(path: Path, workdir: Path) -> tuple[Any, list[str]]:
+    """`open_session`, or, for a video decord cannot index but FFmpeg decodes (a browser's webcam
+    recording), a session on an H.264 copy (see uploads.py) and the note that says so."""
+    try:
+        return open_session(path), []
+    except InputError as exc:
+        if path.suffix.lower() in (".npy", ".npz") or path.stat().st_size == 0:
+            raise
+        from .uploads import output_fps_of, reencode  # noqa: PLC0415 — PyAV on demand
+
+        try:
+            copy = reencode(path, workdir / "reencoded" / path.parent.name / f"{path.stem}.mp4")
+        except Exception:  # PyAV cannot read it either: decord's error is the one to show
+            raise exc from None
+        return open_session(copy), [REENCODED.format(name=path.name, fps=output_fps_of(copy))]
 
 
 def display_name(path: str | Path) -> str:
@@ -66,7 +88,8 @@ def error_message(exc: CountLLMError, path: str | Path | None) -> str:
 class AppService:
     """Counts and answers for the page and its API; `size` sessions kept, least recently used dropped."""
 
-    def __init__(self, workdir: Path, size: int = 4, opener: Callable[[Path], Any] = open_session) -> None:
+    def __init__(self, workdir: Path, size: int = 4, opener: Callable[[Path], Any] | None = None) -> None:
+        """`opener(path)` makes a session (default: `open_upload`, which re-encodes webcam recordings)."""
         if size < 1:
             raise ValueError(f"the session cache needs size >= 1, got {size}")
         self.workdir, self.size, self.opener = Path(workdir), size, opener
@@ -97,7 +120,11 @@ class AppService:
                 self._entries.move_to_end(key)
                 self.hits += 1
         if entry is None:
-            entry = Entry(session=self.opener(path))  # outside the cache lock: a bad file fails alone
+            if self.opener is None:  # outside the cache lock: a bad file fails alone
+                session, notes = open_upload(path, self.workdir)
+            else:
+                session, notes = self.opener(path), []
+            entry = Entry(session=session, notes=notes)
             with self._lock:
                 entry = self._entries.setdefault(key, entry)
                 self._entries.move_to_end(key)
@@ -133,9 +160,10 @@ class AppService:
                 from countllm.pipeline import CountOptions, count_inputs  # noqa: PLC0415
 
                 entry.count = count_inputs(entry.session.inputs, CountOptions())
-            result = entry.count
+            result, notes = entry.count, entry.notes
         payload = result.to_json()
         payload.update(input=display_name(video), question=None)
+        payload["notes"] = notes + payload["notes"]
         return result, payload
 
     def ask(self, video: str | Path | None, question: str | None) -> tuple[Any, dict[str, Any]]:
@@ -144,9 +172,9 @@ class AppService:
         if not question:
             raise InputError("question", "no question given: type one, e.g. 'how many squats after 0:10?'")
         with self.entry(video) as entry:
-            answer = entry.session.ask(question)
+            answer, notes = entry.session.ask(question), entry.notes
         payload = answer.model_dump(mode="json")
-        payload["input"] = display_name(video)
+        payload.update(input=display_name(video), notes=notes + payload["notes"])
         return answer, payload
 
     # -- what only the page shows
