@@ -1,6 +1,7 @@
 """The page in a real headless Chromium (Debian's /usr/bin/chromium, driven by selenium; no browser is
-downloaded): upload samples/squats.mp4, read the count off the page, ask a question, upload a file
-that is not a video, and save screenshots (outputs/app_browser/).
+downloaded): upload samples/squats.mp4, read the count off the page, ask a question, record from the
+webcam (Chromium's synthetic camera), upload a file that is not a video, and save screenshots
+(outputs/app_browser/).
 
 Slow (a real video is decoded and pose-estimated), so out of the default run:
     bash scripts/test.sh -m browser
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 import urllib.request
 from pathlib import Path
 
@@ -27,7 +29,9 @@ SHOTS = ROOT / "outputs" / "app_browser"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 # What Chromium needs here: no sandbox as root, and no background calls to Google's hosts.
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1800")
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1800",
+         # A camera for the webcam test: Chromium's own synthetic one, allowed without a prompt.
+         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +128,26 @@ def test_a_file_that_is_not_a_video_is_a_message_on_the_page(browser, app_url, t
     assert message.startswith("⚠️ Cannot use this upload: holiday.mp4") and "cannot be decoded as a video" in message
     assert "Traceback" not in browser.page_source
     _shot(browser, "bad_upload.png")
+
+
+def test_a_webcam_recording_is_counted(browser, app_url):
+    """Record 4 s from the (synthetic) camera: the WebM MediaRecorder writes is re-encoded and counted."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def button(xpath: str):
+        return WebDriverWait(browser, 60).until(lambda d: d.find_element(By.XPATH, xpath))
+
+    browser.get(app_url)
+    button("//*[@id='video']//button[@aria-label='Capture from camera']").click()
+    button("//*[@id='video']//button[contains(., 'Click to Access Webcam')]").click()
+    button("//*[@id='video']//button[@aria-label='start recording']").click()
+    time.sleep(4)
+    button("//*[@id='video']//button[contains(., 'Stop')]").click()
+    summary = _wait_for(browser, "count-summary", lambda text: bool(text.strip()), 300)
+    assert re.match(r"\d+ repetitions?\b", summary), summary  # whatever the test pattern repeats: an answer
+    assert ".webm could not be indexed as it was" in summary and "re-encoded with PyAV" in summary
+    _shot(browser, "webcam.png")
 
 
 def test_chromium_is_the_systems(browser):
