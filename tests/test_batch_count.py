@@ -344,3 +344,20 @@ def test_eval_with_two_workers_reports_the_same(tmp_path: Path) -> None:
         reports[workers] = json.loads(path.read_text())
     assert reports["1"] == reports["2"]
     assert [i["name"] for i in reports["2"]["items"]] == ["clip0.mp4", "clip1.mp4", "clip2.mp4", "absent.mp4"]
+
+
+# --------------------------------------------------------------------------- the throughput benchmark
+
+
+def test_the_benchmark_times_a_real_batch_and_reports_the_load(library: Path, tmp_path: Path) -> None:
+    from countllm.batch.bench import BenchRun, format_runs, time_batch
+
+    clips = sorted(library.glob("squats*.npy"))
+    run = time_batch(clips, 1, tmp_path / "bench.jsonl")
+    assert (run.videos, run.ok, run.exit_code) == (2, 2, EXIT_OK)
+    assert run.wall_s > 0 and run.batch_cpu_s > 0 and run.video_s == pytest.approx(
+        sum(count_file(c).duration_s for c in clips), abs=0.01)
+    two = BenchRun(2, run.wall_s / 2, 2, 2, run.video_s, run.batch_cpu_s, 1.0, 2, 0)
+    table = format_runs([run, two], run.video_s, {"cpus": 2, "load_avg_1_5_15": [1.0, 1.0, 1.0]})
+    assert "videos/s" in table and "video s/s" in table and "speed-up of 2 workers over 1: 2.00x" in table
+    assert two.to_json()["video_s_per_s"] == round(2 * run.video_s / run.wall_s, 2)
