@@ -26,7 +26,9 @@ class LiftCounter:
     model: str | None = None
 
     def count(self, request: CountRequest) -> CountResult:
-        from countllm.recognize import load_recognizer  # noqa: PLC0415 — torch on demand
+        # The recognizer module, not the package: the package's set splitting counts through the
+        # registry that lists this counter (an import cycle).
+        from countllm.recognize.recognizer import load_recognizer  # noqa: PLC0415 — torch on demand
         from countllm.recognize.words import MAX_COUNT, WORD_THRESHOLD  # noqa: PLC0415
 
         recognizer = load_recognizer(self.model)
