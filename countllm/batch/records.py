@@ -201,9 +201,13 @@ class ResultsFile:
         record = {**record, "resume_key": key.to_json()}
         line = json.dumps(record, ensure_ascii=False)
         data = (line + "\n").encode("utf-8")
-        written = os.write(self._fd, data)
-        while written < len(data):  # a regular file takes it in one go; a full disk may not
-            written += os.write(self._fd, data[written:])
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # a regular file takes it in one go; a full disk may not
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            raise InputError(str(self.path), f"cannot write the results file ({exc.strerror or exc}); the lines "
+                             "already written are kept, rerun to resume") from None
         self._lines[key.identity] = (line, record)
         return record
 

@@ -63,8 +63,10 @@ class BatchSummary:
         text = f"{self.total} input(s): {self.counted + self.done_before} ok, {self.failed} failed"
         if self.done_before or self.failed_before:
             text += f"; from earlier runs: {self.done_before} ok, {self.failed_before} failed (not retried)"
-        return (text + f"; this run: {self.counted + self.failed_now} counted in {self.wall_s:.1f} s on "
-                f"{self.engine} x{self.workers}; results in {self.out}")
+        done = self.counted + self.failed_now
+        this_run = (f"{done} counted in {self.wall_s:.1f} s on {self.engine} x{self.workers}" if done
+                    else "nothing left to count")
+        return text + f"; this run: {this_run}; results in {self.out}"
 
 
 def count_one(task: tuple[str, CountOptions]) -> Record:
@@ -98,7 +100,8 @@ def run_batch(inputs: Iterable[str | Path], options: BatchOptions) -> BatchSumma
         plan = results.plan(keys, options.retry_failures)
         summary.done_before, summary.failed_before = len(plan.done), len(plan.known_failures)
         summary.replaced = results.drop(plan.todo)
-        with make_engine(options.engine) as engine, tqdm(
+        engine_config = options.engine if plan.todo else EngineConfig("local", 1)  # nothing to start for
+        with make_engine(engine_config) as engine, tqdm(
                 total=len(keys), initial=len(plan.done) + len(plan.known_failures), desc="batch", unit="input",
                 disable=not options.progress, dynamic_ncols=True) as bar:
             summary.engine, summary.workers = engine.name, engine.workers
