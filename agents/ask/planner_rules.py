@@ -42,7 +42,7 @@ class IntentChooser:
     """Picks one intent for a question no rule could read, with a local model; never generates text.
 
     Default: the shipped sentence encoder (all-MiniLM-L6-v2) and the example questions in
-    `prompts/agent_intents.yaml` — the question takes the intent of its nearest example, or
+    `agents/ask/intent_examples.yaml` — the question takes the intent of its nearest example, or
     "unsupported" below the file's `min_cosine`. With `backend` (a local causal LM that can
     score choices, e.g. `countllm ask --model DIR`), that LM scores the seven intents instead.
     Why the encoder by default: on ten development phrasings no rule reads, SmolLM2-135M's
@@ -87,7 +87,7 @@ def _intent_examples():  # noqa: ANN202 — (encode, intents, texts, matrix, flo
 
     from countllm.agents.mining.cooc_matching import load_sentence_encoder  # noqa: PLC0415 — seconds
 
-    data = yaml.safe_load((resources.files("countllm.prompts") / "agent_intents.yaml").read_text())
+    data = yaml.safe_load((resources.files("countllm.agents.ask") / "intent_examples.yaml").read_text())
     intents = [i for i, examples in data["examples"].items() for _ in examples]
     texts = [t for examples in data["examples"].values() for t in examples]
     encode = load_sentence_encoder(None)
