@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from countllm.counters.registry import method_names, run_counter
 from countllm.errors import CountLLMError, ModelUnavailable, NoPersonError
 from countllm.media import DecodeOptions, MediaInputs, crop_pose
 from countllm.priors import ActionPrior, default_priors_path, load_priors, match_action
-from countllm.types import CountResult, Segment
+from countllm.types import CountResult, Pose, Segment
 
 from .answer import ToolCall, spans_json
 
@@ -177,6 +177,37 @@ class VideoLLMReport:
         return f"{self.count} reps (video-LLM, confidence {self.confidence:.2f})"
 
 
+# --------------------------------------------------------------------------- recognition
+class Recognition(Protocol):
+    """What the tools need of an exercise recognizer: one clip's exercise, and a video's sets.
+
+    The seam exists so the planner's reasoning (is the asked exercise there? which set is the
+    second?) can be tested with a recognizer whose answers are known, apart from how accurate
+    the shipped one is (which `countllm eval --recognize` measures).
+    """
+
+    def recognize(self, pose: Pose) -> Any: ...  # countllm.recognize.Recognition
+
+    def split_sets(self, inputs: MediaInputs) -> Any: ...  # countllm.recognize.SetsResult
+
+
+@dataclass(frozen=True)
+class ShippedRecognition:
+    """The LiFT-style recognizer of `countllm.recognize` (checkpoint `model`; None: the shipped default)."""
+
+    model: str | None = None
+
+    def recognize(self, pose: Pose) -> Any:
+        from countllm.recognize import load_recognizer  # noqa: PLC0415 — torch on demand
+
+        return load_recognizer(self.model).recognize(pose)
+
+    def split_sets(self, inputs: MediaInputs) -> Any:
+        from countllm.recognize import load_recognizer, split_sets  # noqa: PLC0415
+
+        return split_sets(inputs, load_recognizer(self.model))
+
+
 # --------------------------------------------------------------------------- the tools
 @dataclass
 class VideoTools:
@@ -185,6 +216,7 @@ class VideoTools:
     inputs: MediaInputs
     priors_path: Path | None = None
     recognizer_model: str | None = None
+    recognition: Recognition | None = None  # None: the shipped recognizer (`recognizer_model` names another)
     trace: list[ToolCall] = field(default_factory=list)
     last_call: ToolCall | None = field(default=None, repr=False)
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
@@ -330,20 +362,17 @@ class VideoTools:
         if start_s is not None or end_s is not None:
             pose = crop_pose(pose, start_s or 0.0, end_s)
         try:
-            recognizer = self._recognizer()
+            found = self._recognition().recognize(pose)
         except ImportError as exc:
             return RecognitionReport(available=False, notes=[RECOGNIZER_MISSING.format(why=exc)])
         except ModelUnavailable as exc:
             return RecognitionReport(available=False, notes=[RECOGNIZER_MISSING.format(why=exc.one_line())])
-        found = recognizer.recognize(pose)
         return RecognitionReport(available=True, exercise=found.exercise, confidence=float(found.confidence),
                                  alternatives=[[n, round(float(p), 3)] for n, p in found.alternatives],
                                  scores={k: float(v) for k, v in found.scores.items()}, notes=list(found.notes))
 
-    def _recognizer(self) -> Any:
-        from countllm.recognize import load_recognizer  # noqa: PLC0415 — torch on demand
-
-        return load_recognizer(self.recognizer_model)
+    def _recognition(self) -> Recognition:
+        return self.recognition or ShippedRecognition(self.recognizer_model)
 
     def split_sets(self) -> SetsReport:
         """Split the workout into sets: which exercise, when, and how many repetitions in each."""
@@ -355,13 +384,10 @@ class VideoTools:
         except NoPersonError as exc:  # nobody to recognise: counting may still go on (self-similarity)
             return SetsReport(available=False, notes=[f"no sets: {exc.one_line()}"])
         try:
-            from countllm.recognize import split_sets  # noqa: PLC0415
-
-            recognizer = self._recognizer()
+            found = self._recognition().split_sets(self.inputs)
         except (ImportError, ModelUnavailable) as exc:
             why = exc.one_line() if isinstance(exc, CountLLMError) else str(exc)
             return SetsReport(available=False, notes=[RECOGNIZER_MISSING.format(why=why)])
-        found = split_sets(self.inputs, recognizer)
         sets = [SetReport(exercise=s.exercise, start_s=round(float(s.start_s), 3), end_s=round(float(s.end_s), 3),
                           count=int(s.count), confidence=round(float(s.confidence), 3)) for s in found.sets]
         report = SetsReport(available=True, sets=sets, rests=spans_json(found.rests), notes=list(found.notes))
