@@ -12,7 +12,7 @@ Two sources, both turned into prepared joints once (smoothed, per-frame normalis
   part is split once more, by a salted hash, into `train` and `dev`; `dev` chooses the epoch
   and calibrates the confidence, so the project's val stays untouched until the final report.
 
-Each epoch draws fresh samples: random crops (4 s … 51.2 s), a replay speed, a mirror image, and
+Each epoch draws fresh samples: random crops (4 s … one image, `image.max_frames`), a replay speed, a mirror image, and
 one question — the exercise question (answer: its weighted words) or the count question (answer:
 the integer; only where the count of the crop is known: synthetic crops, whole real clips).
 """
@@ -32,6 +32,7 @@ from countllm.pose.io import load_pose_file
 from countllm.pose.layouts import H36M, H36M_JOINTS, mediapipe33_to_h36m17
 from countllm.recognize.motion_image import (
     MotionImageConfig,
+    bbox_normalise,
     image_from_joints,
     pad_image,
     prepare_joints,
@@ -67,6 +68,14 @@ class LiftDataConfig:
     flip_z: bool = True  # negate depth in half the samples: the model must not rely on its sign
     mediapipe_fraction: float = 0.5  # synthetic clips passed through the MediaPipe layout (nose as neck, ...)
     extra_yaw_deg: float = 30.0  # camera yaw beyond the generator's own ±30° around each exercise's best view
+    # Per-epoch draws. None keeps the fixed per-clip counts above (crops_per_real for every real
+    # clip, every synthetic clip). A number makes an epoch that many samples regardless of how many
+    # clips there are: real crops split evenly over the classes (a class of 3 clips is seen as often
+    # as one of 15), synthetic clips a fresh random subset of the pool each epoch.
+    real_crops_per_epoch: int | None = None
+    synthetic_per_epoch: int | None = None
+    rotate_deg: float = 0.0  # random turn about the vertical axis of every sample (then re-normalised per frame)
+    scale_jitter: float = 0.0  # random per-axis stretch, exp(±scale_jitter), before the per-frame normalisation
 
 
 @dataclass
@@ -145,10 +154,26 @@ class Sample:
     target: np.ndarray  # (V,)
 
 
+def _turn(joints: np.ndarray, rng: np.random.Generator, cfg: LiftDataConfig, image: MotionImageConfig
+          ) -> np.ndarray:
+    """Another camera, roughly: a turn about the vertical (y) axis and a stretch of each axis,
+    then the per-frame normalisation again, so the sample still looks like a prepared clip."""
+    out = joints
+    if cfg.rotate_deg > 0:
+        a = np.deg2rad(rng.uniform(-cfg.rotate_deg, cfg.rotate_deg))
+        x, z = out[..., 0], out[..., 2]
+        out = np.stack([np.cos(a) * x + np.sin(a) * z, out[..., 1], -np.sin(a) * x + np.cos(a) * z], axis=-1)
+    if cfg.scale_jitter > 0:
+        out = out * np.exp(rng.uniform(-cfg.scale_jitter, cfg.scale_jitter, 3)).astype(np.float32)
+    return bbox_normalise(out) if image.normalise == "bbox" else out.astype(np.float32)
+
+
 def _augment(joints: np.ndarray, rng: np.random.Generator, cfg: LiftDataConfig, image: MotionImageConfig
              ) -> tuple[np.ndarray, float]:
     speed = float(np.exp(rng.uniform(*np.log(cfg.speed_range))))
     out = resample_time(joints, image.fps * speed, image.fps)
+    if cfg.rotate_deg > 0 or cfg.scale_jitter > 0:
+        out = _turn(out, rng, cfg, image)
     if cfg.mirror and rng.random() < 0.5:
         out = out[:, MIRRORED].copy()
         out[..., 0] = -out[..., 0]
@@ -186,6 +211,28 @@ def draw_sample(item: Item, rng: np.random.Generator, cfg: LiftDataConfig, image
     return Sample(joints[a:b], _question(rng, "recognize"), vocab.target(label_id=item.label))
 
 
+def epoch_draws(items: list[Item], rng: np.random.Generator, cfg: LiftDataConfig) -> list[Item]:
+    """The clips of one epoch's samples, one entry per sample (see LiftDataConfig's per-epoch draws)."""
+    synthetic = [it for it in items if it.cycles is not None]
+    real = [it for it in items if it.cycles is None]
+    if cfg.synthetic_per_epoch is not None and len(synthetic) > cfg.synthetic_per_epoch:
+        synthetic = [synthetic[i] for i in sorted(rng.choice(len(synthetic), cfg.synthetic_per_epoch, replace=False))]
+    draws = [it for it in synthetic for _ in range(cfg.crops_per_synthetic)]
+    if cfg.real_crops_per_epoch is None or not real:
+        return draws + [it for it in real for _ in range(cfg.crops_per_real)]
+    by_class: dict[str, list[Item]] = {}
+    for it in real:
+        by_class.setdefault(it.label, []).append(it)
+    per_class = cfg.real_crops_per_epoch / len(by_class)
+    for k, (_, clips) in enumerate(sorted(by_class.items())):
+        n = int(round((k + 1) * per_class)) - int(round(k * per_class))
+        # every clip of the class in turn, then a random rest: no clip of a class is left out by chance
+        picks = [i % len(clips) for i in range(n - n % len(clips))]
+        picks += list(rng.choice(len(clips), n % len(clips), replace=False))
+        draws += [clips[i] for i in picks]
+    return draws
+
+
 def _question(rng: np.random.Generator, task: str, exercise: str | None = None) -> str:
     return question(task, exercise, int(rng.integers(len(paraphrases(task)))))
 
@@ -195,9 +242,8 @@ def epoch_samples(items: list[Item], epoch: int, seed: int, cfg: LiftDataConfig,
     """This epoch's samples, shuffled; the same epoch and seed give the same samples (resume)."""
     rng = np.random.default_rng([seed, epoch])
     samples = []
-    for item in items:
-        crops = cfg.crops_per_synthetic if item.cycles is not None else cfg.crops_per_real
-        samples += [draw_sample(item, rng, cfg, image, vocab) for _ in range(crops)]
+    for item in epoch_draws(items, rng, cfg):
+        samples.append(draw_sample(item, rng, cfg, image, vocab))
     order = rng.permutation(len(samples))
     return [samples[i] for i in order]
 

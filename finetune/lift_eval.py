@@ -4,6 +4,7 @@ the confusion table, and the count MAE/OBO of its integer head.
     python -m countllm.finetune.lift_eval --model countllm/recognize/default \\
         --annotations outputs/countix_pose/annotations.csv --split val
     python -m countllm.finetune.lift_eval --model DIR --synthetic 80      # on generated skeletons
+    python -m countllm.finetune.lift_eval --clean-synthetic 4             # every exercise, 4 seeds, 2 layouts
 
 Items of a class the recognizer was not trained on are scored apart (`unseen_class_items`):
 they cannot be named, only partly credited.
@@ -21,9 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from countllm import labels
 from countllm.benchmarks.metrics import count_metrics
 from countllm.recognize.recognizer import Recognizer, load_recognizer
 from countllm.recognize.words import partial_credit
+from countllm.synthetic import SyntheticConfig, make_sequence, to_mediapipe33
+from countllm.synthetic.skeleton import EXERCISES
+from countllm.types import Pose
 
 from .lift_data import Item, LiftDataConfig, real_items, synthetic_items
 
@@ -77,6 +82,41 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def clean_synthetic_check(recognizer: Recognizer, seeds: int = 4) -> dict[str, Any]:
+    """The generator's default clip of every exercise (8 reps, seeds 1000…), as H36M-17 and as
+    MediaPipe-33, through `recognize` exactly as a user's pose file goes: accuracy and mean
+    confidence per exercise and layout. Why: the agent leans on these answers (a squat-then-push-up
+    workout splits into two sets; "how many burpees?" on a squat clip is "none" because the
+    recognizer is sure it is a squat), and clean clips are the easiest case it must get right."""
+    per: dict[str, dict[str, Any]] = {}
+    for exercise in sorted(EXERCISES):
+        for layout in ("h36m17", "mediapipe33"):
+            rows = []
+            for seed in range(1000, 1000 + seeds):
+                seq = make_sequence(SyntheticConfig(exercise=exercise, n_reps=8, seed=seed))
+                joints = seq.pose.joints if layout == "h36m17" else to_mediapipe33(seq.pose.joints)
+                rec = recognizer.recognize(Pose(joints.astype(np.float32), seq.pose.valid, seq.pose.fps, layout,
+                                                f"synthetic:{exercise}:{seed}"))
+                rows.append((rec.exercise == labels.normalize(exercise), rec.confidence, rec.exercise))
+            per[f"{exercise} {layout}"] = {"correct": sum(r[0] for r in rows), "n": len(rows),
+                                           "mean_confidence": float(np.mean([r[1] for r in rows])),
+                                           "predicted": dict(Counter(r[2] for r in rows))}
+    n = sum(v["n"] for v in per.values())
+    return {"seeds": list(range(1000, 1000 + seeds)), "n": n,
+            "accuracy": sum(v["correct"] for v in per.values()) / n,
+            "mean_confidence": float(np.mean([v["mean_confidence"] for v in per.values()])),
+            "min_class_confidence": min(v["mean_confidence"] for v in per.values()), "per": per}
+
+
+def format_clean_check(c: dict[str, Any]) -> str:
+    lines = [f"clean synthetic ({c['n']} clips, seeds {c['seeds'][0]}-{c['seeds'][-1]}): accuracy "
+             f"{c['accuracy']:.3f}, mean confidence {c['mean_confidence']:.3f} (lowest class "
+             f"{c['min_class_confidence']:.3f})"]
+    for key, v in c["per"].items():
+        lines.append(f"  {key:26s} {v['correct']}/{v['n']}  confidence {v['mean_confidence']:.3f}  {v['predicted']}")
+    return "\n".join(lines)
+
+
 def format_summary(name: str, s: dict[str, Any]) -> str:
     lo, hi = s["accuracy_95ci"]
     lines = [f"{name}: {s['n_items']} items ({s['n_seen_class']} of trained classes): accuracy "
@@ -98,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val", choices=("train", "dev", "val", "all"))
     parser.add_argument("--synthetic", type=int, default=0, help="also score this many generated clips")
     parser.add_argument("--synthetic-seed", type=int, default=9_000, help="seed offset, far from training's 0")
+    parser.add_argument("--clean-synthetic", type=int, default=0, metavar="SEEDS",
+                        help="the generator's default clip of every exercise for this many seeds, both layouts")
     parser.add_argument("--no-count", action="store_true")
     parser.add_argument("--json", help="write the metrics (items included) here")
     args = parser.parse_args(argv)
@@ -114,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         items = synthetic_items(replace(data, synthetic_seed=0), recognizer.cfg.image, seed_offset=args.synthetic_seed)
         report["synthetic"] = score_items(recognizer, items, not args.no_count)
         print(format_summary("synthetic", report["synthetic"]))
+    if args.clean_synthetic:
+        report["clean_synthetic"] = clean_synthetic_check(recognizer, args.clean_synthetic)
+        print(format_clean_check(report["clean_synthetic"]))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=1)

@@ -30,6 +30,7 @@ from countllm.types import Pose
 
 from .conftest import shared_data
 
+CLEAN_CONFIDENCE = 0.5  # the shipped model on clean synthetic clips (its training.json: clean_synthetic)
 TRAINED = ["squat", "push_up", "pull_up", "lunge", "sit_up", "bench_press", "front_raise", "rope_pushdown",
            "jumping_jack", "bicep_curl"]
 
@@ -237,3 +238,24 @@ def test_exercise_scores_prefer_the_matching_word_set():
     p = np.full((1, len(vocab.words)), 0.02)
     p[0, vocab.words.index("press")], p[0, vocab.words.index("bench")] = 0.9, 0.1
     assert TRAINED[int(exercise_log_likelihood(p, targets).argmax())] == "bench_press"
+
+
+CLEAN_CASES = [pytest.param(e, layout, marks=[pytest.mark.xfail(
+    reason="the shipped model calls the MediaPipe-33 jumping jack a pull-up (training.json: clean_synthetic)",
+    strict=True)] if (e, layout) == ("jumping_jack", "mediapipe33") else [])
+    for e in ("bicep_curl", "front_raise", "jumping_jack", "lunge", "pull_up", "push_up", "sit_up", "squat")
+    for layout in ("h36m17", "mediapipe33")]
+
+
+@pytest.mark.parametrize(("exercise", "layout"), CLEAN_CASES)
+def test_shipped_recognizer_is_sure_of_clean_synthetic_exercises(exercise, layout):
+    """The generator's default clip of every exercise (the agent relies on these answers: a
+    squat-then-push-up workout splits into two sets; "how many burpees?" on a squat clip is
+    answered "none" because the recognizer is sure it is a squat)."""
+    from countllm.recognize import load_recognizer
+    from countllm.synthetic import SyntheticConfig, make_sequence, to_mediapipe33
+
+    seq = make_sequence(SyntheticConfig(exercise=exercise, n_reps=8, seed=7))
+    joints = seq.pose.joints if layout == "h36m17" else to_mediapipe33(seq.pose.joints)
+    result = load_recognizer().recognize(Pose(joints.astype(np.float32), seq.pose.valid, 30.0, layout, exercise))
+    assert result.exercise == exercise and result.confidence >= CLEAN_CONFIDENCE, result.to_json()

@@ -21,13 +21,6 @@ from countllm.types import Pose
 from .conftest import shared_data
 
 COUNTLLM = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "countllm"
-# The shipped recognizer (countllm/recognize/default) is a first, short training run: the tests
-# below that need it to name exercises right are expected to fail until it is retrained (the
-# recipe resumes: python -m countllm.finetune.lift_train --config finetune/recipes/lift/default.yaml).
-NEEDS_TRAINED = pytest.mark.xfail(reason="the shipped recognizer is undertrained (see its training.json)",
-                                  strict=False)
-
-
 def workout(parts: list[tuple[str, int, int]]) -> tuple[Pose, list[float], list[int]]:
     """Generated sets one after another: the pose, the true boundaries (s) and the counts."""
     seqs = [make_sequence(SyntheticConfig(exercise=e, n_reps=n, seed=s, lead_in_s=1.5, lead_out_s=1.5))
@@ -52,7 +45,6 @@ def test_sets_contract(parts):
     assert all(a.end_s <= b.start_s + 1e-6 for a, b in zip(result.sets, result.sets[1:], strict=False))
 
 
-@NEEDS_TRAINED
 @pytest.mark.parametrize("parts", [
     [("squat", 6, 1), ("jumping_jack", 10, 2)],
     [("bicep_curl", 6, 3), ("squat", 5, 4), ("jumping_jack", 8, 5)],
@@ -66,7 +58,6 @@ def test_sets_of_a_synthetic_workout(parts):
     assert all(abs(s.count - c) <= 1 for s, c in zip(result.sets, counts, strict=True)), result.to_json()
 
 
-@NEEDS_TRAINED
 def test_sets_of_concatenated_real_val_clips():
     """Two val clips of different exercises (never trained on) that the recognizer names right
     alone: the split finds both, in order, with the boundary where the clips meet."""
@@ -117,7 +108,6 @@ def test_cli_recognize_json(squat_h36m_file):
     assert payload["exercise"] == "unknown" or payload["exercise"] in load_recognizer().exercises
 
 
-@NEEDS_TRAINED
 def test_cli_recognizes_a_squat(squat_h36m_file):
     assert json.loads(cli(str(squat_h36m_file), "--json", "--fps", "30").stdout)["exercise"] == "squat"
 

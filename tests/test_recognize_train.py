@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 def tiny_recipe(tmp_path: Path) -> Path:
     recipe = yaml.safe_load((REPO / "finetune/recipes/lift/default.yaml").read_text())
     recipe.update(output_dir=str(tmp_path / "run"), lr=2e-3, max_epochs=3, max_batches_per_epoch=3, batch_size=8,
-                  dev_synthetic_clips=6)
+                  dev_synthetic_clips=6, clean_synthetic_seeds=1)
     recipe["arch"].update(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
     recipe["data"].update(synthetic_clips=12, real_annotations=None, synthetic_exercises=["squat", "jumping_jack",
                                                                                           "bicep_curl"])
@@ -61,3 +61,47 @@ def test_bad_recipe_is_one_line(tmp_path):
     result = run("--config", str(recipe), "arch.layers=2")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "unknown keys ['layers']" in result.stderr
+
+
+def test_epoch_draws_balance_real_classes_and_subsample_synthetic():
+    import numpy as np
+
+    from countllm.finetune.lift_data import Item, LiftDataConfig, epoch_draws
+
+    def item(label: str, i: int, synthetic: bool) -> Item:
+        return Item(np.zeros((20, 17, 3), np.float32), label, 3, [] if synthetic else None, f"{label}{i}")
+
+    items = [item("squat", i, False) for i in range(12)] + [item("sit_up", i, False) for i in range(3)] + \
+        [item("lunge", i, True) for i in range(50)]
+    cfg = LiftDataConfig(real_crops_per_epoch=60, synthetic_per_epoch=10, crops_per_synthetic=2)
+    draws = epoch_draws(items, np.random.default_rng(0), cfg)
+    real = [d for d in draws if d.cycles is None]
+    assert sum(d.label == "squat" for d in real) == sum(d.label == "sit_up" for d in real) == 30
+    assert {d.source for d in real if d.label == "sit_up"} == {"sit_up0", "sit_up1", "sit_up2"}
+    assert {d.source for d in real if d.label == "squat"} == {f"squat{i}" for i in range(12)}  # 30 ≥ 12: all seen
+    synthetic = [d for d in draws if d.cycles is not None]
+    assert len(synthetic) == 20 and len({d.source for d in synthetic}) == 10
+    fixed = epoch_draws(items, np.random.default_rng(0), LiftDataConfig(crops_per_real=2, crops_per_synthetic=1))
+    assert len(fixed) == 15 * 2 + 50
+
+
+def test_cosine_schedule_warms_up_then_decays():
+    from countllm.finetune.lift_train import LiftTrainConfig, learning_rate
+
+    cfg = LiftTrainConfig(lr=1e-3, schedule="cosine", warmup_epochs=2, max_epochs=10, min_lr_fraction=0.1)
+    lrs = [learning_rate(cfg, e) for e in (0.0, 1.0, 2.0, 6.0, 10.0)]
+    assert lrs[0] < lrs[1] < lrs[2] and abs(lrs[2] - 1e-3) < 1e-6 and lrs[3] < lrs[2]
+    assert abs(lrs[4] - 1e-4) < 1e-9
+    assert learning_rate(LiftTrainConfig(lr=3e-4), 5.0) == 3e-4
+
+
+def test_turn_augmentation_keeps_samples_normalised():
+    import numpy as np
+
+    from countllm.finetune.lift_data import LiftDataConfig, _turn
+    from countllm.recognize.motion_image import MotionImageConfig
+
+    joints = np.random.default_rng(1).uniform(-0.5, 0.5, (30, 17, 3)).astype(np.float32)
+    out = _turn(joints, np.random.default_rng(2), LiftDataConfig(rotate_deg=30, scale_jitter=0.2), MotionImageConfig())
+    assert out.shape == joints.shape and out.dtype == np.float32
+    assert np.allclose(out.min(axis=1), -0.5, atol=1e-5) and np.allclose(out.max(axis=1), 0.5, atol=1e-5)

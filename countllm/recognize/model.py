@@ -5,8 +5,9 @@ question ("what exercise?" / "how many squats?") decides what the pooled token r
 motion. It is built from `transformers.ViltConfig` / `ViltModel` (no hand-written attention),
 sized for this data rather than ViLT's 768 × 12 defaults: a few hundred clips of 8–10 classes
 need a model of about a million weights, which also runs at hundreds of sequences a second on
-a CPU. The motion image is (3, 320, 640) — five chains of 64 points by 51.2 s at 12.5 fps — cut
-into 32 × 32 patches: half a chain by 2.56 s each, at most 10 × 20 = 200 patches. ViLT
+a CPU. The motion image is (3, 320, max_frames) — five chains of 64 points by up to 51.2 s at
+12.5 fps (the shipped model: 320 frames, 25.6 s) — cut into 32 × 32 patches: half a chain by
+2.56 s each, at most 10 × 20 = 200 patches (10 × 10 for the shipped model). ViLT
 interpolates its position grid to the valid part of each image, so a 10 s clip's patches span
 the grid as a 50 s clip's do, and the padding is masked out.
 
@@ -93,7 +94,7 @@ class LiftModel(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor, pixel_mask: torch.Tensor, input_ids: torch.Tensor,
                 attention_mask: torch.Tensor) -> torch.Tensor:
-        # pixel_values (B, 3, 320, 640), pixel_mask (B, 320, 640), input_ids/attention_mask (B, L)
+        # pixel_values (B, 3, 320, F), pixel_mask (B, 320, F), input_ids/attention_mask (B, L)
         out = self.vilt(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values,
                         pixel_mask=pixel_mask)
         return self.head(out.pooler_output)  # (B, V)

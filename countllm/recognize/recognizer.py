@@ -8,8 +8,10 @@ through a softmax whose temperature was fitted on held-out clips, so `confidence
 calibrated probability that the named exercise is right. Below the checkpoint's confidence
 floor the answer is "unknown", with the best guesses still listed.
 
-A clip longer than one motion image (51.2 s) is cut into windows with half a window of
-overlap; the word probabilities are averaged over windows, weighted by their length.
+A clip longer than one motion image (the checkpoint's `image.max_frames`: 25.6 s for the
+shipped model, at most 51.2 s) is cut into windows with half a window of overlap; the word
+probabilities are averaged over windows, weighted by their length. Training crops are no
+longer than one image either, so the model sees at inference what it was trained on.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class Recognizer:
 
     def windows(self, joints: np.ndarray, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray,
                                                                                    np.ndarray]:
-        """Motion images of windows of `window_s` (≤ 51.2 s) every `hop_s` of prepared joints
+        """Motion images of windows of `window_s` (≤ one image) every `hop_s` of prepared joints
         (`motion_image.prepare_joints`): (centres s, images, masks)."""
         img_cfg = self.cfg.image
         window = max(2, min(int(round(window_s * img_cfg.fps)), img_cfg.max_frames))
@@ -130,7 +132,7 @@ class Recognizer:
         return centres, self.exercise_probs(probs[:, : self.n_words]), list(self.exercises)
 
     def recognize(self, pose: Pose) -> Recognition:
-        """The exercise of the whole clip (windows of ≤ 51.2 s, their word probabilities averaged)."""
+        """The exercise of the whole clip (windows of one image, their word probabilities averaged)."""
         return self.recognize_prepared(self.prepare(pose))
 
     def recognize_prepared(self, joints: np.ndarray) -> Recognition:
@@ -142,7 +144,7 @@ class Recognizer:
         return self.from_word_probs(mean, notes)
 
     def count_prepared(self, joints: np.ndarray, exercise: str | None = None) -> tuple[int, list[int], bool]:
-        """LiFT's count: the most confident integer per window of ≤ 51.2 s (windows side by side),
+        """LiFT's count: the most confident integer per window of one image (windows side by side),
         summed. Returns (total, per-window counts, saturated: some window answered the maximum)."""
         img_cfg = self.cfg.image
         chunks = [joints[a:a + img_cfg.max_frames] for a in range(0, len(joints), img_cfg.max_frames)]
