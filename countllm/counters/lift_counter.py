@@ -1,7 +1,7 @@
 """`--method lift`: the skeleton recognizer's own count (LiFT's integer head, docs/design.md §2).
 
-LiFT answers "how many?" with one of the integers 1–30 per motion image (at most 51.2 s of
-pose). Longer inputs are cut into consecutive images and their answers summed. A window that
+LiFT answers "how many?" with one of the integers 1–30 per motion image (the checkpoint's
+window, at most 51.2 s of pose). Longer inputs are cut into consecutive images and their answers summed. A window that
 answers the largest integer may hold more: that is said in the notes as *saturated*, never
 silently capped. The head gives no cycle boundaries, so `cycles` is empty (say so), and the
 confidence is what the head itself puts on the answer ±1 (the product over windows of the

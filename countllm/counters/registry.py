@@ -191,7 +191,7 @@ register(CounterSpec(
     model_help="a video-LLM checkpoint folder (default: the shipped countllm/videollm/default; "
     "make one with `countllm finetune`)"))
 register(CounterSpec(
-    "lift", "the skeleton recognizer's integer head (LiFT): one count of 1-30 per 51.2 s motion image, summed; "
-    "no cycle boundaries", needs="pose", factory=_lift, reads_prior=True,
+    "lift", "the skeleton recognizer's integer head (LiFT): one count of 1-30 per motion image (at most 51.2 s), "
+    "summed; no cycle boundaries", needs="pose", factory=_lift, reads_prior=True,
     model_help="a recognizer checkpoint folder (default: the shipped countllm/recognize/default; make one with "
     "`countllm finetune --config finetune/recipes/lift/default.yaml`)"))
