@@ -1,8 +1,9 @@
 """The offline planner on a table of question phrasings × synthetic workouts with known answers.
 
-The recognizer here is an oracle that knows each workout (`agent_workouts.OracleRecognition`):
-the table tests the planner's reading and reasoning; the shipped recognizer's accuracy is
-measured on its own (`countllm eval --recognize`), and `test_agent_cli` runs the shipped one.
+The table runs with two recognizers: an oracle that knows each workout
+(`agent_workouts.OracleRecognition`), which tests the planner's reading and reasoning alone, and
+the shipped one, which tests the product end to end on these clean sequences (its accuracy on
+real poses is measured on its own, `countllm eval --recognize`).
 
 Rows cover one exercise, two exercises in one file, rests, time ranges, tempo, absent exercises
 and unrelated questions. Every row checks the intent and what the answer must say; counts are
@@ -66,21 +67,24 @@ TABLE: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def open_sessions(folder) -> dict:
-    """One session per workout, its recognizer the oracle that knows the workout (see agent_workouts)."""
+def open_sessions(folder, recognizer: str = "oracle") -> dict:
+    """One session per workout; its recognizer the oracle that knows the workout (see agent_workouts)
+    or the shipped one."""
     sessions = {}
     for name in SPECS:
         workout = build_workout(name, folder)
         inputs = MediaInputs.open(workout.path, DecodeOptions(fps=30))
-        oracle = OracleRecognition(workout, inputs.pose().joints)
+        oracle = OracleRecognition(workout, inputs.pose().joints) if recognizer == "oracle" else None
         session = AgentSession(tools=VideoTools(inputs, recognition=oracle), planner=RulesPlanner(chooser=None))
         sessions[name] = (session, workout)
     return sessions
 
 
-@pytest.fixture(scope="module")
-def sessions(tmp_path_factory):
-    return open_sessions(tmp_path_factory.mktemp("workouts"))
+@pytest.fixture(scope="module", params=["oracle", "shipped"])
+def sessions(request, tmp_path_factory):
+    """The table runs twice: with the oracle (the planner's reasoning alone) and with the shipped
+    recognizer (the product end to end; a retrained recognizer that breaks a row fails here)."""
+    return open_sessions(tmp_path_factory.mktemp("workouts"), request.param)
 
 
 def check(answer: AgentAnswer, workout: Any, expected: dict[str, Any]) -> list[str]:
