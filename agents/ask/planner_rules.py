@@ -26,6 +26,7 @@ PRESENT_P = 0.15  # recognizer probability above which an asked exercise counts 
 ABSENT_P = 0.05  # ... and below which (while it is sure of another) as absent
 NAME_CONFIDENT = 0.5  # below this the recognizer's guess is not put in a count's sentence, and is said unsure
 ABSENT_CONFIDENT = 0.5  # the recognizer must be at least this sure of another exercise to say "I see no X"
+ABSENT_CONFIDENT_UNKNOWN = 0.9  # ... and this sure when X is not one of the exercises it knows
 
 INTENT_HELP = {
     "count": "how many repetitions were done",
@@ -261,9 +262,14 @@ def presence(tools: VideoTools, asked: str, start: float | None, end: float | No
     other = next((e for e in present if e != asked), None) or rec.exercise
     if rec.exercise == asked or (p is not None and p >= PRESENT_P):
         return Presence("confirmed", note=f"the recognizer gives {asked} p={rec.probability(asked):.2f}")
-    sure = rec.exercise not in (None, "unknown") and (rec.confidence or 0.0) >= ABSENT_CONFIDENT
+    # An exercise outside the recognizer's classes can only be ruled out by a recognizer very sure
+    # of one of its own: its probabilities are shared among the classes it knows (a jump-rope video
+    # came out "front raise, 0.72"), so below that it cannot tell a new exercise from a known one.
+    needed = ABSENT_CONFIDENT if known else ABSENT_CONFIDENT_UNKNOWN
+    sure = rec.exercise not in (None, "unknown") and (rec.confidence or 0.0) >= needed
     if sure and (p is None or p < ABSENT_P):
-        return Presence("absent", p_present=p or 0.0, seen=other, seen_p=rec.confidence)
+        p_present = p if known else 1.0 - float(rec.confidence)
+        return Presence("absent", p_present=p_present or 0.0, seen=other, seen_p=rec.confidence)
     p_present = p if p is not None else 1.0 - float(rec.confidence or 0.0)
     return Presence("unsure", p_present=p_present, seen=other if other != "unknown" else None,
                     seen_p=rec.confidence)
