@@ -28,15 +28,14 @@ class LiftCounter:
     def count(self, request: CountRequest) -> CountResult:
         # The recognizer module, not the package: the package's set splitting counts through the
         # registry that lists this counter (an import cycle).
-        from countllm.recognize.recognizer import load_recognizer  # noqa: PLC0415 — torch on demand
-        from countllm.recognize.words import MAX_COUNT, WORD_THRESHOLD  # noqa: PLC0415
+        from countllm.recognize.recognizer import counts_from_heads, load_recognizer  # noqa: PLC0415 — torch
+        from countllm.recognize.words import MAX_COUNT  # noqa: PLC0415
 
         recognizer = load_recognizer(self.model)
         pose = request.pose()
         exercise = labels.normalize(request.prior.action) if request.prior is not None else None
-        heads = integer_heads(recognizer, recognizer.prepare(pose), exercise)  # (W, MAX_COUNT)
-        per_window = [int(np.argmax(h)) + 1 if h.max() >= WORD_THRESHOLD else 0 for h in heads]
-        total, saturated = sum(per_window), any(c >= MAX_COUNT for c in per_window)
+        heads = recognizer.count_heads(recognizer.prepare(pose), exercise)  # (W, MAX_COUNT)
+        total, per_window, saturated = counts_from_heads(heads)
         notes = ["LiFT's integer head gives no cycle boundaries: cycles are not listed"]
         if len(per_window) > 1:
             notes.append(f"summed over {len(per_window)} windows of at most "
@@ -50,19 +49,6 @@ class LiftCounter:
         return CountResult(count=int(total), cycles=[], confidence=within_one(heads, per_window),
                            method="lift", signal="LiFT integer head", fps=pose.fps, duration_s=duration,
                            notes=notes)
-
-
-def integer_heads(recognizer, joints: np.ndarray, exercise: str | None) -> np.ndarray:  # noqa: ANN001
-    """The integer head's probabilities (W, MAX_COUNT) for consecutive motion images of `joints`."""
-    from countllm.recognize.motion_image import image_from_joints, pad_image  # noqa: PLC0415
-    from countllm.recognize.questions import question  # noqa: PLC0415
-
-    cfg = recognizer.cfg.image
-    chunks = [joints[a:a + cfg.max_frames] for a in range(0, len(joints), cfg.max_frames)]
-    pairs = [pad_image(image_from_joints(c, cfg.points_per_chain), cfg.max_frames) for c in chunks if len(c) >= 2]
-    probs = recognizer.predict(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]),
-                               [question("count", exercise)] * len(pairs))
-    return probs[:, recognizer.n_words:]
 
 
 def within_one(heads: np.ndarray, answers: list[int]) -> float:

@@ -143,18 +143,20 @@ class Recognizer:
         notes = [] if len(centres) == 1 else [f"averaged over {len(centres)} windows of {window_s:g} s"]
         return self.from_word_probs(mean, notes)
 
-    def count_prepared(self, joints: np.ndarray, exercise: str | None = None) -> tuple[int, list[int], bool]:
-        """LiFT's count: the most confident integer per window of one image (windows side by side),
-        summed. Returns (total, per-window counts, saturated: some window answered the maximum)."""
+    def count_heads(self, joints: np.ndarray, exercise: str | None = None) -> np.ndarray:
+        """The integer head's probabilities (W, MAX_COUNT) for consecutive images of `joints`
+        (windows side by side, not overlapping, so their counts add up)."""
         img_cfg = self.cfg.image
         chunks = [joints[a:a + img_cfg.max_frames] for a in range(0, len(joints), img_cfg.max_frames)]
         pairs = [pad_image(image_from_joints(c, img_cfg.points_per_chain), img_cfg.max_frames)
                  for c in chunks if len(c) >= 2]
         probs = self.predict(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]),
                              [question("count", exercise)] * len(pairs))
-        integers = probs[:, self.n_words:]
-        counts = [int(np.argmax(p)) + 1 if p.max() >= WORD_THRESHOLD else 0 for p in integers]
-        return sum(counts), counts, any(c >= MAX_COUNT for c in counts)
+        return probs[:, self.n_words:]
+
+    def count_prepared(self, joints: np.ndarray, exercise: str | None = None) -> tuple[int, list[int], bool]:
+        """LiFT's count: the most confident integer per window, summed (see `counts_from_heads`)."""
+        return counts_from_heads(self.count_heads(joints, exercise))
 
     def from_word_probs(self, word_probs: np.ndarray, notes: list[str] | None = None) -> Recognition:
         """The Recognition of one (n_words,) word-probability vector."""
@@ -172,6 +174,13 @@ class Recognizer:
             alternatives = [(self.exercises[i], float(probs[i])) for i in order[1:4]]
         return Recognition(best, confidence, words, alternatives,
                            {e: float(p) for e, p in zip(self.exercises, probs, strict=True)}, notes)
+
+
+def counts_from_heads(heads: np.ndarray) -> tuple[int, list[int], bool]:
+    """(total, per-window counts, saturated: some window answered the maximum) of integer-head
+    probabilities (W, MAX_COUNT); a window whose best integer is below p 0.05 counts 0."""
+    counts = [int(np.argmax(p)) + 1 if p.max() >= WORD_THRESHOLD else 0 for p in heads]
+    return sum(counts), counts, any(c >= MAX_COUNT for c in counts)
 
 
 @lru_cache(maxsize=4)
