@@ -122,14 +122,13 @@ class LangchainPlanner:
         elif final.intent == "count":
             notes.append("the chat model answered a count without calling the count tool; no count is reported")
             answer.answer = "I could not count that: the planner did not use the counting tool."
-        sets = tools._memo.get(("split_sets", ()))
+        sets = tools.result_of("split_sets")
         if sets is not None and sets.available and final.intent in ("sets", "summary"):
             answer.counts = [SetCount(exercise=s.exercise, count=s.count, start_s=s.start_s, end_s=s.end_s)
                              for s in sets.sets]
-        if final.intent in ("locate",):
-            spans = next((tools._memo[k] for k in tools._memo if k[0] == "localize"), None)
-            if spans is not None:
-                answer.rests = spans.rests
+        spans = tools.result_of("localize")
+        if final.intent == "locate" and spans is not None:
+            answer.rests = spans.rests
         answer.tools = list(tools.trace)
         answer.notes = notes
         return answer

@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
 
 from .tools import CountReport, VideoTools
 
@@ -109,7 +108,3 @@ def reconcile_count(tools: VideoTools, exercise: str | None, start_s: float | No
     else:
         notes.append(f"auto used the {primary.method} counter; no independent second counter applies")
     return Reconciled(primary=primary, witness=witness, confidence=round(confidence, 3), agreed=agreed, notes=notes)
-
-
-def calibration_json(cal: Calibration, extra: dict[str, Any]) -> dict[str, Any]:
-    return {"weights": list(cal.weights), "bias": cal.bias, "fitted_on": cal.fitted_on, **extra}

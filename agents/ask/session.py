@@ -48,10 +48,6 @@ class AgentSession:
         tools = VideoTools(MediaInputs.open(path, options), **tool_options)
         return cls(tools=tools, planner=planner or RulesPlanner())
 
-    @classmethod
-    def from_inputs(cls, inputs: MediaInputs, planner: Planner | None = None) -> AgentSession:
-        return cls(tools=VideoTools(inputs), planner=planner or RulesPlanner())
-
     @property
     def inputs(self) -> MediaInputs:
         return self.tools.inputs

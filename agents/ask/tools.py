@@ -226,14 +226,17 @@ class VideoTools:
         return cls(MediaInputs.open(path, options), **kwargs)
 
     # -- bookkeeping
-    def _run(self, name: str, args: dict[str, Any], compute: Callable[[], Any]) -> Any:
-        """Memoised call, recorded in `trace` (cached calls too: the evidence is the same)."""
-        key = (name, tuple(sorted((k, _hashable(v)) for k, v in args.items())))
-        t0 = time.perf_counter()
+    def _memoised(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per key for the life of these tools (the session)."""
         if key not in self._memo:
             self._memo[key] = compute()
-        result = self._memo[key]
+        return self._memo[key]
+
+    def _run(self, name: str, args: dict[str, Any], compute: Callable[[], Any]) -> Any:
+        """Memoised call, recorded in `trace` (cached calls too: the evidence is the same)."""
         shown = {k: v for k, v in args.items() if v is not None}
+        t0 = time.perf_counter()
+        result = self._memoised(_call_key(name, shown), compute)
         same = next((c for c in self.trace if c.name == name and c.args == shown), None)
         if same is None:  # a call repeated within one question is the same evidence: listed once
             same = ToolCall(name=name, args=shown, result=result.summary(),
@@ -241,6 +244,11 @@ class VideoTools:
             self.trace.append(same)
         self.last_call = same
         return result
+
+    def result_of(self, name: str) -> Any | None:
+        """The result of the latest call of tool `name` in `trace` (None if it was not called)."""
+        call = next((c for c in reversed(self.trace) if c.name == name), None)
+        return None if call is None else self._memo.get(_call_key(name, call.args))
 
     def signal_result(self) -> CountResult | None:
         """The whole-video auto count already computed (its signal is what a plot draws), if any."""
@@ -290,17 +298,16 @@ class VideoTools:
         the recognizer's sets it counts each set on its own span (only the sets of `exercise`
         when one is asked) and joins the cycles.
         """
-        key = ("_whole", method, exercise)
-        if key not in self._memo:
+        def compute() -> CountResult:
             spans = self._set_spans(exercise)
             prior = self._prior(exercise) if exercise else None
             if spans is None:
-                self._memo[key] = run_counter(method, CountRequest(inputs=self.inputs, prior=prior))
-            else:
-                parts = [run_counter(method, CountRequest(inputs=self.inputs, prior=prior, start_s=a, end_s=b))
-                         for a, b in spans]
-                self._memo[key] = join_results(parts, spans, self._duration_s())
-        return self._memo[key]
+                return run_counter(method, CountRequest(inputs=self.inputs, prior=prior))
+            parts = [run_counter(method, CountRequest(inputs=self.inputs, prior=prior, start_s=a, end_s=b))
+                     for a, b in spans]
+            return join_results(parts, spans, self._duration_s())
+
+        return self._memoised(("_whole", method, exercise), compute)
 
     def _set_spans(self, exercise: str | None) -> list[tuple[float, float]] | None:
         """The spans to count separately, or None for the whole video (one exercise, or no sets known)."""
@@ -316,10 +323,7 @@ class VideoTools:
         return (len(pose) - 1) / pose.fps if len(pose) else 0.0
 
     def _split_sets_memo(self) -> SetsReport:
-        key = ("split_sets", ())
-        if key not in self._memo:
-            self._memo[key] = self._split_sets()
-        return self._memo[key]
+        return self._memoised(_call_key("split_sets", {}), self._split_sets)  # the tool's own memo entry
 
     # -- localizing
     def localize(self, start_s: float | None = None, end_s: float | None = None) -> SpansReport:
@@ -352,10 +356,7 @@ class VideoTools:
         return self._run("recognize", args, lambda: self._recognize(start_s, end_s))
 
     def _recognize(self, start_s: float | None, end_s: float | None) -> RecognitionReport:
-        key = ("_recognize", start_s, end_s)
-        if key not in self._memo:
-            self._memo[key] = self._recognize_uncached(start_s, end_s)
-        return self._memo[key]
+        return self._memoised(("_recognize", start_s, end_s), lambda: self._recognize_uncached(start_s, end_s))
 
     def _recognize_uncached(self, start_s: float | None, end_s: float | None) -> RecognitionReport:
         pose = self.inputs.pose()  # an unreadable input, or nobody in it, is the user's error: it raises
@@ -424,10 +425,7 @@ class VideoTools:
             notes=report.notes + [note])
 
     def _whole_count_unsplit(self, method: str) -> CountResult:
-        key = ("_unsplit", method)
-        if key not in self._memo:
-            self._memo[key] = run_counter(method, CountRequest(inputs=self.inputs))
-        return self._memo[key]
+        return self._memoised(("_unsplit", method), lambda: run_counter(method, CountRequest(inputs=self.inputs)))
 
     # -- tempo
     def tempo(self, start_s: float | None = None, end_s: float | None = None) -> TempoReport:
@@ -605,8 +603,9 @@ def _span_text(start_s: float | None, end_s: float | None) -> str:
     return f"{a} to {b}"
 
 
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+def _call_key(name: str, args: dict[str, Any]) -> tuple:
+    """The memo key of a tool call: its name and its given (non-None) arguments."""
+    return (name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in args.items())))
 
 
 def report_json(report: Any) -> dict[str, Any]:
