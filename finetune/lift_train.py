@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from countllm import labels
 from countllm.recognize.checkpoint import Calibration, save_checkpoint
-from countllm.recognize.model import LiftConfig, LiftModel, n_parameters
+from countllm.recognize.model import LiftArch, LiftConfig, LiftModel, n_parameters
 from countllm.recognize.motion_image import MotionImageConfig
 from countllm.recognize.questions import QuestionTokenizer
 from countllm.recognize.recognizer import Recognizer, exercise_log_likelihood, softmax
@@ -43,17 +43,6 @@ from .lift_data import Item, LiftDataConfig, collate, epoch_samples, real_items,
 from .lift_eval import clean_synthetic_check, format_clean_check, format_summary, score_items
 
 TEMPERATURES = np.exp(np.linspace(math.log(0.05), math.log(20.0), 61))
-
-
-@dataclass(frozen=True)
-class LiftArch:
-    hidden_size: int = 128
-    num_layers: int = 3
-    num_heads: int = 4
-    intermediate_size: int = 256
-    patch_size: int = 32
-    dropout: float = 0.1
-    max_question_tokens: int = 16
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,25 @@ from countllm.recognize.words import OutputVocabulary
 
 
 @dataclass(frozen=True)
-class LiftConfig:
+class LiftArch:
+    """The transformer's sizes: what a recipe's `arch:` section sets."""
+
     hidden_size: int = 128
     num_layers: int = 3
     num_heads: int = 4
     intermediate_size: int = 256
     patch_size: int = 32
     dropout: float = 0.1
+    max_question_tokens: int = 16
+
+
+@dataclass(frozen=True)
+class LiftConfig(LiftArch):
+    """Everything a checkpoint needs to rebuild the model: the sizes, the motion-image settings and
+    the vocabularies the training data fixed."""
+
     image: MotionImageConfig = field(default_factory=MotionImageConfig)
     question_words: tuple[str, ...] = ()  # the tokenizer's vocabulary (QuestionTokenizer.words)
-    max_question_tokens: int = 16
     output_words: tuple[str, ...] = ()  # exercise words of the head (OutputVocabulary.words)
     output_weights: tuple[float, ...] = ()
     exercises: tuple[str, ...] = ()  # the exercise ids the model was trained on / scores
