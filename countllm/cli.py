@@ -151,6 +151,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = _parser(sub, "bench", help="measure counting speed as seconds of video per wall second")
     p.add_argument("--video", type=Path, help="video to time (default: a rendered 60 s synthetic clip)")
     p.add_argument("--seconds", type=positive_float, default=60.0, help="length of the synthetic clip")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (schema_version, video, machine, stages) instead of the table")
     p.set_defaults(run=run_bench)
 
 
@@ -430,9 +432,10 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from countllm.eval.speed import run_speed_benchmark  # noqa: PLC0415
+    from countllm.eval.speed import format_report, report_json, run_speed_benchmark  # noqa: PLC0415
 
-    print(run_speed_benchmark(args.video, args.seconds))
+    report = run_speed_benchmark(args.video, args.seconds)
+    print(json.dumps(report_json(report)) if args.json else format_report(report))
     return EXIT_OK
 
 

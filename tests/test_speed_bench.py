@@ -1,23 +1,31 @@
 """`countllm bench` on a 6 s synthetic clip: every stage is timed and reported.
 
 No timing thresholds: CI machines vary too much. Only that each stage ran, took time, and is
-in the text, and that the synthetic clip is as long as asked.
+in the text and in the `--json` contract, and that the synthetic clip is as long as asked.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from countllm.eval.speed import (
     SQUAT_PERIOD_S,
+    STAGE_KEYS,
     SpeedReport,
     format_report,
     measure_speed,
+    others_cpu_share,
+    report_json,
     sibling_ground_truth,
     synthetic_config,
 )
+
+COUNTLLM = str(Path(sys.executable).with_name("countllm"))
 
 STAGE_PREFIXES = ("decode every frame", "decode @ 10 fps", "decode + pose", "decode + embeddings",
                   "full count, method auto", "full count, method similarity")
@@ -47,7 +55,54 @@ def test_report_text(report: SpeedReport) -> None:
         assert prefix in text
     assert "synthetic" in text and f"ground-truth count: {report.clip.gt_count}" in text
     assert "torch threads" in text and "MediaPipe" in text and "MobileNetV2" in text
-    assert "goal: full pose count ≥ 3× real time on 2 CPU cores — " in text
+    assert "goal: full pose count ≥ 10× real time on 2 CPU cores — " in text
+
+
+def test_json_contract(report: SpeedReport) -> None:
+    payload = json.loads(json.dumps(report_json(report)))
+    assert set(payload) == {"schema_version", "video", "machine", "stages"}
+    assert set(payload["video"]) == {"path", "duration_s", "fps", "frames"}
+    assert set(payload["machine"]) == {"cpus", "others_cpu_share"}
+    assert list(payload["stages"]) == list(STAGE_KEYS)
+    stages = payload["stages"]
+    for key in STAGE_KEYS:
+        assert set(stages[key]) == {"wall_s", "x_real_time", "ratio_to_decode_all"}
+        assert stages[key]["x_real_time"] == pytest.approx(6.0 / stages[key]["wall_s"], rel=0.02)
+        assert stages[key]["ratio_to_decode_all"] == pytest.approx(
+            stages[key]["wall_s"] / stages["decode_all"]["wall_s"], rel=0.02)
+    assert stages["decode_all"]["ratio_to_decode_all"] == 1.0
+    assert payload["video"]["frames"] == report.clip.n_frames and payload["video"]["fps"] == pytest.approx(30.0)
+
+
+def test_others_cpu_share_is_the_busy_time_of_others_over_capacity(report: SpeedReport) -> None:
+    if any(s.others_cpu_s is None for s in report.stages):
+        assert others_cpu_share(report) is None
+        return
+    total_wall = sum(s.wall_s for s in report.stages)
+    expected = sum(s.others_cpu_s for s in report.stages) / (report.machine.usable_cpus * total_wall)
+    assert others_cpu_share(report) == pytest.approx(expected, abs=1e-4)
+    assert 0.0 <= others_cpu_share(report) <= 1.0
+
+
+def test_bench_json_through_the_console_script(tmp_path: Path) -> None:
+    """The way the README shows it: a real video given with --video, one JSON object on stdout."""
+    from countllm.synthetic import RenderConfig, SyntheticConfig, make_sequence, render_sequence
+
+    video = render_sequence(make_sequence(SyntheticConfig(exercise="squat", n_reps=2, seed=1)),
+                            tmp_path / "clip.mp4", RenderConfig())
+    done = subprocess.run([COUNTLLM, "bench", "--video", str(video), "--json"], capture_output=True,
+                          text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["video"]["path"] == str(video) and list(payload["stages"]) == list(STAGE_KEYS)
+    assert payload["machine"]["cpus"] >= 1
+
+
+def test_bench_missing_video_is_one_line() -> None:
+    done = subprocess.run([COUNTLLM, "bench", "--video", "/nowhere/clip.mp4", "--json"], capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "/nowhere/clip.mp4" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("seconds", [3.0, 6.0, 19.0, 25.0, 60.0, 600.0])
