@@ -74,6 +74,9 @@ class DecodeConfig:
     chunk_frames: int = 64  # frames per yielded chunk: bounds memory for long videos
     num_threads: int = 1  # FFmpeg decoder threads; 0 lets FFmpeg pick (all cores)
     override_fps: float | None = None  # trust this rate (and i/fps clock) over the container's
+    # [start, stop) positions in the sampled-frame sequence; None → all. Lets several processes
+    # each decode one span of a video and get exactly the frames a whole-video decode gives there.
+    sample_range: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("target_fps", "override_fps"):
@@ -86,6 +89,8 @@ class DecodeConfig:
             raise ValueError(f"chunk_frames must be an integer >= 1, got {self.chunk_frames}")
         if self.num_threads < 0:
             raise ValueError(f"num_threads must be >= 0 (0 = automatic), got {self.num_threads}")
+        if self.sample_range is not None and not 0 <= self.sample_range[0] < self.sample_range[1]:
+            raise ValueError(f"sample_range must be (start, stop) with 0 <= start < stop, got {self.sample_range}")
 
 
 def _check_path(path: str | Path) -> Path:
@@ -270,13 +275,15 @@ def iter_chunks(path: str | Path, cfg: DecodeConfig | None = None) -> Iterator[F
     The file is opened and checked now, so a bad path raises here rather than at the first
     `next()`; decoding itself is lazy and holds one chunk at a time. Timestamps are the native
     frames' own start times, so with a target rate they sit within half a native frame of the
-    uniform grid.
+    uniform grid. With `cfg.sample_range` only that span of the sampled frames is decoded.
     """
     cfg = cfg or DecodeConfig()
     info, times, notes = _probe(path, cfg.override_fps)
     width, height = output_size(info.width, info.height, cfg.max_side)
     reader = _open_reader(Path(info.path), width, height, cfg.num_threads)
     indices = sampled_indices(info, cfg.target_fps)
+    if cfg.sample_range is not None:
+        indices = indices[cfg.sample_range[0]:cfg.sample_range[1]]  # past the end: fewer or none
     fps = effective_fps(info, cfg.target_fps)
     return _decode_chunks(reader, Path(info.path), indices, times, fps, cfg.chunk_frames, notes)
 
