@@ -87,6 +87,15 @@ class MediaPipePoseEstimator:
                     layout="h36m17", source=source, visibility=joints[..., 3],
                     interpolated_frames=int((~valid).sum()))
 
+    def reset(self) -> None:
+        """Forget the tracked person and the smoothing filter's history, so the next frame starts
+        a new video. Why: a model kept across videos (a pose worker) would otherwise track and
+        smooth from the last frame it saw; resetting costs ~0.16 s against ~0.25 s for a new graph,
+        and gives the same landmarks as a fresh one."""
+        if self._pose is not None:
+            with capture_native_stderr(MEDIAPIPE_NOISE):
+                self._pose.reset()
+
     def close(self) -> None:
         if self._pose is not None:
             self._pose.close()
