@@ -138,13 +138,14 @@ class MediaInputs:
         return load_pose_file(self.path, fps, self.options.pose_format)
 
     def _estimate_pose(self) -> Pose:
-        from countllm.pose.estimator import MediaPipePoseEstimator  # noqa: PLC0415 — MediaPipe on demand
+        """MediaPipe over the sampled frames, in the pose worker processes when that pays
+        (`countllm.pose.parallel`); its notes (decoder repairs, a pool fallback) are kept."""
+        from countllm.pose.parallel import estimate_video_pose  # noqa: PLC0415 — MediaPipe on demand
 
-        estimator = MediaPipePoseEstimator()
-        try:
-            return estimator.estimate(self._chunks())
-        finally:
-            estimator.close()
+        pose, notes = estimate_video_pose(self.path, self.options.decode_config())
+        for note in notes:
+            self._note(note)
+        return pose
 
     def _embed_video(self) -> Features:
         from countllm.embeddings.frame_encoder import FrameEncoder  # noqa: PLC0415 — torch on demand
