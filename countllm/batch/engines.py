@@ -8,9 +8,10 @@ Why these engines and no scheduler of our own:
 - `serial` (one worker): no process start-up, nothing to pickle; what `eval` has always done.
 - `local`: `concurrent.futures.ProcessPoolExecutor` with the `spawn` start method (MediaPipe
   and torch are not fork-safe once initialised). Each worker limits torch, OpenCV and the BLAS
-  pools to one thread, since N workers on N cores each spawning N threads only thrash, and
-  ignores SIGINT, so Ctrl-C reaches the parent alone, which stops the workers and saves; a
-  worker whose parent was killed (SIGKILL: no chance to stop it) exits by itself.
+  pools to one thread, since N workers on N cores each spawning N threads only thrash, runs
+  pose estimation in-process for the same reason (`pin_pose_workers`), and ignores SIGINT, so
+  Ctrl-C reaches the parent alone, which stops the workers and saves; a worker whose parent was
+  killed (SIGKILL: no chance to stop it) exits by itself.
 - `ray`: the same function as Ray tasks (`num_cpus=1`) on an existing cluster (`--ray-address`)
   or on a local Ray instance started for the run; Ray does the scheduling. The inputs' paths
   must be readable on every node (a shared filesystem), and countllm installed there.
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from countllm.errors import CountLLMError, InputError
+from countllm.pose.parallel import POSE_WORKERS_ENV
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -65,6 +67,16 @@ def limit_threads() -> None:
     _threads_limited = True
 
 
+def pin_pose_workers() -> None:
+    """Make pose estimation in this batch worker run in-process (COUNTLLM_POSE_WORKERS=1).
+
+    Why: the batch already runs one input per core; each worker starting its own pose worker
+    processes too would put N×2 processes on N cores. The serial engine (one input at a time,
+    in the parent) keeps the pose pool, which is then the only parallel part.
+    """
+    os.environ[POSE_WORKERS_ENV] = "1"
+
+
 def _exit_with_parent(parent: int, interval_s: float = 0.5) -> None:
     """Thread body: end this worker once its parent is gone (reparented), e.g. after a SIGKILL of
     the batch, which nothing else would tell a worker blocked on the pool's queue."""
@@ -77,6 +89,7 @@ def _pool_worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="exit-with-parent").start()
     limit_threads()
+    pin_pose_workers()
 
 
 @dataclass(frozen=True)
@@ -180,8 +193,9 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
 
 
 def _ray_call(fn: Callable[[Any], Any], item: Any) -> Any:
-    """Body of a Ray task: one thread per task, as on the local pool."""
+    """Body of a Ray task: one thread per task and pose in-process, as on the local pool."""
     limit_threads()
+    pin_pose_workers()
     return fn(item)
 
 
@@ -268,4 +282,5 @@ def make_engine(config: EngineConfig) -> Engine:
     return Engine() if workers == 1 else LocalPoolEngine(workers)
 
 
-__all__ = ["ENGINES", "Engine", "EngineConfig", "LocalPoolEngine", "RayEngine", "limit_threads", "make_engine"]
+__all__ = ["ENGINES", "Engine", "EngineConfig", "LocalPoolEngine", "RayEngine", "limit_threads", "make_engine",
+           "pin_pose_workers"]
