@@ -23,10 +23,21 @@ def format_metrics(metrics: dict[str, Any]) -> list[str]:
              f"malformed rows: {metrics['n_malformed_rows']}"]
     if "mae" in metrics:
         lines.append("  ".join(f"{label} {metrics[key]:.3f}" for key, label in _COUNT_KEYS))
+    if "confidence_auroc" in metrics:
+        lines.append(format_confidence(metrics))
     located = [k for k in metrics if k.startswith(("frame_acc", "edit", "f1"))]
     if located:
         lines.append("localization: " + "  ".join(f"{k} {metrics[k]:.1f}" for k in located))
     return lines
+
+
+def format_confidence(metrics: dict[str, Any]) -> str:
+    """One line: how well confidence (P(count within ±1)) ranks hits over misses, the OBO a user
+    gets trusting only the most confident 80 % / 90 %, and how far the numbers are from the rates."""
+    auroc = metrics["confidence_auroc"]
+    coverage = "  ".join(f"OBO@{float(k[4:]):.0%} {metrics[k]:.3f}" for k in metrics if k.startswith("obo@"))
+    return (f"confidence: AUROC {'n/a' if auroc is None else f'{auroc:.3f}'} (within ±1)  {coverage}  "
+            f"ECE {metrics['ece']:.3f}  Brier {metrics['brier']:.3f}  mean {metrics['mean_confidence']:.2f}")
 
 
 def format_table(report: dict[str, Any]) -> str:

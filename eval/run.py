@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from countllm.batch.engines import EngineConfig, make_engine
 from countllm.benchmarks.annotations import Annotation, RowError, load_annotations
+from countllm.benchmarks.confidence import confidence_metrics
 from countllm.benchmarks.metrics import count_metrics, localization_metrics, segments_to_frames
 from countllm.errors import CountLLMError, InputError
 from countllm.eval.recognition import recognition_item, recognition_metrics
@@ -118,7 +119,9 @@ def evaluate_item(ann: Annotation, media_dir: Path, options: CountOptions, count
 
 def summarize(items: list[ItemResult], row_errors: list[RowError]) -> dict[str, Any]:
     """Count metrics over the items that produced a count; localization averaged over items
-    with annotated cycles; failures counted, never scored as zero."""
+    with annotated cycles; failures counted, never scored as zero. The confidence scores
+    (`benchmarks.confidence`: AUROC against "within ±1", OBO at 80 % / 90 % coverage, ECE, Brier,
+    reliability bins) are over the same counted items."""
     done = [i for i in items if i.pred_count is not None]
     metrics: dict[str, Any] = {"n_items": len(items), "n_failed": len(items) - len(done),
                                "n_malformed_rows": len(row_errors)}
@@ -126,6 +129,8 @@ def summarize(items: list[ItemResult], row_errors: list[RowError]) -> dict[str, 
         metrics["n_with_prior"] = sum(i.prior is not None for i in items)
     if done:
         metrics.update(count_metrics([i.gt_count for i in done], [i.pred_count for i in done]))
+        metrics.update(confidence_metrics([i.gt_count for i in done], [i.pred_count for i in done],
+                                          [i.confidence or 0.0 for i in done]))
     located = [i.localization for i in done if i.localization]
     for key in (located[0] if located else {}):
         metrics[key] = float(np.mean([loc[key] for loc in located]))
