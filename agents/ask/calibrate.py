@@ -3,11 +3,19 @@
 For every item of a RepCountA-style CSV it asks the two witnesses the agent asks (the auto
 policy and the similarity counter), records whether the auto count was within ±1 of the truth,
 and fits a logistic model of `reconcile.features` (L2-regularised, Newton steps: three
-features, no library needed). It prints the cross-validated AUROC and Brier score of the fit
-beside the primary counter's own confidence, so the file is only replaced when the fit is
-better, and writes `calibration.json` with what it was fitted on.
+features, no library needed). The primary's confidence it reads is already the counters'
+calibrated P(within ±1) (`countllm/counters/calibration.py`), so this fit only adds what the
+witness says. It prints the cross-validated AUROC and Brier score of the fit beside the
+primary counter's own confidence, and with `--val` (the development val split; the fit never
+sees it) the same scores there. Where the fit's cross-validated Brier score on train is no better
+than the primary's own confidence, the file keeps the identity (the primary's calibrated
+confidence as it is) and records the fit beside it; `calibration.json` says what it was fitted
+on. Fit on the TRAIN split, never on held-out data:
 
-    python -m countllm.agents.ask.calibrate --annotations cx/annotations.csv --media-dir cx --fps 30
+    python -m countllm.eval.prepare_countix_pose --data ../shared/data/countix_fitness_pose --out cx
+    python -m countllm.finetune.split --annotations cx/annotations.csv
+    python -m countllm.agents.ask.calibrate --annotations cx/annotations.train.csv \
+        --val cx/annotations.val.csv --media-dir cx --fps 30
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ import numpy as np
 from tqdm import tqdm
 
 from countllm.benchmarks.annotations import load_annotations
+from countllm.benchmarks.confidence import auroc as _auroc
+from countllm.benchmarks.confidence import expected_calibration_error
+from countllm.counters.calibration import fit_logistic
 from countllm.errors import CountLLMError
 from countllm.media import DecodeOptions, MediaInputs
 from countllm.pose.io import POSE_SUFFIXES
@@ -53,30 +64,17 @@ def collect(annotations: Path, media_dir: Path, fps: float | None) -> tuple[np.n
     return np.asarray(rows, float), np.asarray(hits, float), np.asarray(own, float)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> tuple[np.ndarray, float]:
-    """Weights and bias maximising the L2-penalised log-likelihood (Newton's method)."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    penalty = np.diag([l2] * x.shape[1] + [0.0])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-xb @ w))
-        grad = xb.T @ (p - y) + penalty @ w
-        hess = xb.T @ (xb * (p * (1 - p))[:, None]) + penalty
-        step = np.linalg.solve(hess + 1e-9 * np.eye(len(w)), grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[:-1], float(w[-1])
-
-
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Probability that a random correct item scores above a random wrong one (ties count half)."""
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    greater = (pos[:, None] > neg[None, :]).mean()
-    ties = (pos[:, None] == neg[None, :]).mean()
-    return float(greater + 0.5 * ties)
+    """Probability that a random correct item scores above a random wrong one (ties count half);
+    NaN when one class is missing."""
+    value = _auroc(scores, np.asarray(labels).astype(bool))
+    return float("nan") if value is None else value
+
+
+def scores(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """AUROC, Brier and ECE of probabilities p against outcomes y."""
+    return {"auroc": round(auroc(p, y), 3), "brier": round(float(np.mean((p - y) ** 2)), 4),
+            "ece": round(expected_calibration_error(p, y.astype(bool)), 3)}
 
 
 def cross_validated(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
@@ -94,6 +92,7 @@ def cross_validated(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m countllm.agents.ask.calibrate", description=__doc__.split("\n")[0])
     parser.add_argument("--annotations", type=Path, required=True)
+    parser.add_argument("--val", type=Path, help="annotation CSV to report the fit on (never fitted on)")
     parser.add_argument("--media-dir", type=Path, required=True)
     parser.add_argument("--fps", type=float, help="rate of pose arrays when the CSV has no fps column")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name(CALIBRATION_FILE))
@@ -102,13 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     x, y, own = collect(args.annotations, args.media_dir, args.fps)
     oof = cross_validated(x, y)
     w, b = fit_logistic(x, y)
-    brier = lambda p: float(np.mean((p - y) ** 2))  # noqa: E731
+    cv, primary = scores(oof, y), scores(own, y)
     report = {"n_items": int(len(y)), "within_one_rate": round(float(y.mean()), 3),
-              "auroc_cv": round(auroc(oof, y), 3), "brier_cv": round(brier(oof), 4),
-              "auroc_primary_confidence": round(auroc(own, y), 3), "brier_primary_confidence": round(brier(own), 4)}
+              "auroc_cv": cv["auroc"], "brier_cv": cv["brier"], "ece_cv": cv["ece"],
+              "auroc_primary_confidence": primary["auroc"], "brier_primary_confidence": primary["brier"],
+              "ece_primary_confidence": primary["ece"]}
+    if args.val:
+        xv, yv, own_v = collect(args.val, args.media_dir, args.fps)
+        report["val"] = {"n_items": int(len(yv)), "within_one_rate": round(float(yv.mean()), 3),
+                         "fit": scores(1 / (1 + np.exp(-(xv @ w + b))), yv), "primary_confidence": scores(own_v, yv)}
     print(json.dumps(report, indent=1))
-    payload = {"weights": [round(float(v), 5) for v in w], "bias": round(b, 5),
-               "features": ["logit(primary confidence)", "agree within 1", "|gap| / max count"],
+    fitted = {"weights": [round(float(v), 5) for v in w], "bias": round(b, 5)}
+    if cv["brier"] < primary["brier"]:
+        chosen = dict(fitted, chosen="the fit (its cross-validated Brier score beats the primary's own)")
+    else:  # σ(1·logit(p) + 0) = p: the primary's calibrated confidence, as it is
+        chosen = {"weights": [1.0, 0.0, 0.0], "bias": 0.0, "fit": fitted,
+                  "chosen": "identity: the primary's calibrated confidence (the fit's cross-validated Brier score "
+                            "on train is not better)"}
+    print(chosen["chosen"])
+    payload = {**chosen, "features": ["logit(primary confidence)", "agree within 1", "|gap| / max count"],
                "fitted_on": args.name or str(args.annotations), **report}
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
     print(f"written {args.out}")

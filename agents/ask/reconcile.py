@@ -2,17 +2,23 @@
 
 The reported number is the one the `auto` policy gives (counters/auto.py): reconciliation sits on
 top of that policy, it does not replace it. A second counter that reads the input differently
-(frame self-similarity) is asked too; agreeing within ±1 raises trust, disagreeing lowers it
-and the answer names both numbers.
+(frame self-similarity) is asked too; the answer says whether the two agree within ±1 and names
+both numbers when they do not. How much that moves the confidence is for data to say.
 
 Why a fitted model and not "agree → confidence up": witnesses that read the same signals agree
 for the same wrong reason. On a pose file the similarity counter compares the same joint
 coordinates the pose counter reads, so their agreement is weaker evidence than it looks. The
-confidence is therefore a logistic model of (the primary counter's own confidence, whether the
-two agree, how far apart they are relative to the count), fitted on development data where
-the truth is known (`python -m countllm.agents.ask.calibrate`, coefficients in
-`calibration.json`). It keeps the project's one meaning: the probability that the count is
-within ±1 of the truth.
+primary's own confidence is already the counters' calibrated P(count within ±1)
+(`countllm/counters/calibration.py`); the witness may adjust it through a logistic model of (the
+logit of that confidence, whether the two agree, how far apart they are relative to the count),
+fitted on the development train split where the truth is known (`python -m
+countllm.agents.ask.calibrate`, coefficients in `calibration.json`). Where that fit does not beat
+the primary's own confidence in cross-validation the file holds the identity, and today it does:
+on the development poses the witness added nothing the calibrated primary confidence did not
+already say. Without a witness there is nothing to add and the primary's confidence is the
+answer's, as it is: a fit is made on items that all had one, so "no witness" must not be read as
+"disagreed". Either way the number keeps the project's one meaning: the probability that the
+count is within ±1 of the truth.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ class Calibration:
     auroc: float | None = None
 
     def probability(self, primary_confidence: float, primary: int, witness: int | None) -> float:
+        """P(within ±1) given the witness; the primary's own (calibrated) confidence without one."""
+        if witness is None:
+            return float(primary_confidence)
         z = self.bias + sum(w * x for w, x in zip(self.weights, features(primary_confidence, primary, witness),
                                                       strict=True))
         return 1.0 / (1.0 + math.exp(-z))
@@ -58,7 +67,7 @@ def features(primary_confidence: float, primary: int, witness: int | None) -> tu
 
 @lru_cache(maxsize=1)
 def load_calibration() -> Calibration:
-    """The shipped fit; the identity-like default (trust the primary) if the file is absent."""
+    """The shipped fit; the identity default (the primary's calibrated confidence) if the file is absent."""
     path = resources.files("countllm.agents.ask") / CALIBRATION_FILE
     if not path.is_file():
         return Calibration(weights=(1.0, 0.0, 0.0), bias=0.0, fitted_on="none: primary confidence as is")

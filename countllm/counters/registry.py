@@ -6,9 +6,10 @@ cannot drift). Adding a counter = one module with a `Counter` (`counters/base.py
 `register(CounterSpec(...))` call below. Factories import their module lazily, so listing the
 methods (`countllm --help`) imports neither torch nor MediaPipe.
 
-`run_counter` is the one dispatch: it builds the counter, runs it on the request, tells the
-user what the counter did not read (a prior, a question), copies the input's own notes (an
-assumed frame rate, a repaired clock) and puts a time-range result back on the video's clock.
+`run_counter` is the one dispatch: it builds the counter, runs it on the request, maps its raw
+confidence to the calibrated P(count within ±1) (`counters/calibration.py`), tells the user what
+the counter did not read (a prior, a question), copies the input's own notes (an assumed frame
+rate, a repaired clock) and puts a time-range result back on the video's clock.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from countllm.counters.base import Counter, CountRequest
+from countllm.counters.calibration import calibrate_result
 from countllm.types import CountResult, Segment
 
 InputKind = Literal["pose", "frame_features", "pose_features"]
@@ -79,7 +81,7 @@ def models_help() -> str:
 def run_counter(name: str, request: CountRequest) -> CountResult:
     """Count `request` with the counter `name` (see the module doc for what is added)."""
     spec = get_spec(name)
-    result = spec.factory(request.model).count(request)
+    result = calibrate_result(spec.factory(request.model).count(request), name)
     if request.prior is not None and not spec.reads_prior and name != "auto":
         result.notes.insert(0, prior_unused_note(request.prior.action, name))
     if request.cropped and not result.diagnostics.get("on_video_clock"):
