@@ -270,13 +270,34 @@ def _add_app(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_app)
 
 
+def _add_live(sub: argparse._SubParsersAction) -> None:
+    p = _parser(sub, "live", help="count repetitions as they happen: a webcam, a stream, or a file played live",
+                description="Keep a running count from SOURCE and print each repetition as it completes. "
+                "With --json, one JSON object a line: {event: rep, count, t_video_s, latency_s} per repetition, "
+                "{event: lost, t_video_s, error} when a camera or stream drops, and {event: end, count, cycles, "
+                "latency_s: {p50, p95, max}, ...} last. The first repetitions are reported once about two cycles "
+                "have been seen (the counter has to find the repetition first); later ones as they end. "
+                "Exit 3 when the source was lost.")
+    p.add_argument("source", help="a webcam index (0), a stream URL (rtsp://, http://, ...) or a video file")
+    p.add_argument("--json", action="store_true", help="print one JSON event per line")
+    p.add_argument("--method", default="pose", choices=("pose",),
+                   help="the counter: only pose runs incrementally (the similarity counter needs the whole "
+                   "self-similarity matrix, the video-LLM the whole clip)")
+    p.add_argument("--exercise", metavar="NAME", help="the exercise being done (e.g. squat): uses its semantic "
+                   "prior and names it in every event")
+    p.add_argument("--realtime", action="store_true", help="a file: play it at its own speed, as a camera would "
+                   "(latency is then measured from when each frame was due)")
+    p.add_argument("--sample-fps", type=positive_float, default=10.0, help="analysis rate (default 10, as count)")
+    p.set_defaults(run=run_live)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="countllm", description="Count and locate repetitions of human actions in video, offline on CPU.",
         epilog=EXIT_CODES_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_count, _add_ask, _add_eval, _add_batch, _add_finetune, _add_bench, _add_serve, _add_mine,
-                _add_recognize, _add_app):
+                _add_recognize, _add_app, _add_live):
         add(sub)
     return parser
 
@@ -476,6 +497,12 @@ def run_app(args: argparse.Namespace) -> int:
 
     serve(args.host, args.port)
     return EXIT_OK
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from countllm.live.command import run_live as live  # noqa: PLC0415 — mediapipe on demand
+
+    return live(args)
 
 
 def run_mine(args: argparse.Namespace) -> int:
