@@ -122,6 +122,25 @@ def test_long_session_is_analysed_in_segments_without_double_counts() -> None:
     assert starts == sorted(starts) and len(counter.cycles) == len(events)
 
 
+def test_final_look_withdraws_what_early_looks_took_for_repetitions(monkeypatch) -> None:
+    """Early looks see a few seconds and may count noise; the end stands by the whole session."""
+    from countllm.types import CountResult, Segment
+
+    def scripted(self, pose, prior=None):  # 5 short cycles while the session is young, 3 at the end
+        n = 5 if len(pose) < 60 else 3
+        period = len(pose) / pose.fps / (n + 1)
+        return CountResult(count=n, cycles=[Segment(i * period, (i + 1) * period) for i in range(n)],
+                           period_s=period, confidence=0.5, method="pose")
+
+    monkeypatch.setattr(PoseCounter, "count", scripted)
+    counter = LiveCounter(LiveCounterConfig(fps=10.0))
+    events = _push_all(counter, Pose(joints=np.zeros((70, 17, 3), np.float32), valid=np.ones(70, bool), fps=10.0,
+                                     layout="h36m17"))
+    assert [e.count for e in events] == [1, 2, 3, 4, 5]  # the running count never went down
+    assert counter.count == 5 and counter.session_count == 3 and len(counter.cycles) == 3
+    assert any("2 repetition(s) reported live were withdrawn" in note for note in counter.notes)
+
+
 def test_nobody_in_view_reports_nothing() -> None:
     counter = LiveCounter(LiveCounterConfig(fps=10.0))
     events = [e for i in range(60) for e in counter.push(i / 10, None)] + counter.finish()

@@ -68,9 +68,11 @@ class LiveCounter:
         self._seen: list[int] = []  # the totals recent looks found (for confirmation)
         self._next_look = 0.0
         self._interval = self.config.look_every_s
+        self._final_found: list[Segment] | None = None  # what the final look found (set by finish)
         self.reported: list[Segment] = []  # each cycle as the look that reported it saw it
         self._latest: list[Segment] = []  # the cycles the last look found (with more context)
         self.period_s: float | None = None
+        self.withdrawn = 0  # repetitions reported live that the final look over the session did not find
         self.notes: list[str] = []
 
     @property
@@ -78,9 +80,14 @@ class LiveCounter:
         return len(self.reported)
 
     @property
+    def session_count(self) -> int:
+        """The count to stand by: the reported one, less what the final look withdrew."""
+        return self.count - self.withdrawn
+
+    @property
     def cycles(self) -> list[Segment]:
         """The session's cycles: the last look's (it saw the most), while it agrees with the count."""
-        return self._latest if len(self._latest) == self.count else self.reported
+        return self._latest if len(self._latest) == self.session_count else self.reported
 
     def push(self, t: float, joints: np.ndarray | None) -> list[RepEvent]:
         """Add the skeleton seen at video time `t` ((J, 3) H36M joints; None: nobody seen)."""
@@ -101,10 +108,21 @@ class LiveCounter:
         return events
 
     def finish(self) -> list[RepEvent]:
-        """A last look at the end of the source (its final cycles need no confirmation)."""
+        """A last look at the end of the source (its final cycles need no confirmation).
+
+        Why it may also take repetitions back: an early look sees a few seconds and can take
+        noise, or half a cycle, for a repetition; the count said live never goes down, but the
+        final count is the one users keep, and it should be what the whole session shows (what
+        `countllm count` says on the same frames). Withdrawn repetitions are said in the notes.
+        """
         if not self._times or not any(self._valid[self._segment:]):
             return []
-        return self._look(final=True)
+        events = self._look(final=True)
+        if self._final_found is not None and len(self._final_found) < self.count:
+            self.withdrawn = self.count - len(self._final_found)
+            self.notes.append(f"{self.withdrawn} repetition(s) reported live were withdrawn at the end: the whole "
+                              f"session shows {len(self._final_found)} cycle(s); early looks saw too little of it")
+        return events
 
     # ------------------------------------------------------------------ looks
     def _segment_pose(self) -> Pose:
@@ -120,6 +138,10 @@ class LiveCounter:
             return []
         result = self._counter.count(self._segment_pose(), self.prior)
         span_s = self._times[-1] - self._times[self._segment]
+        if final:
+            offset = self._times[self._segment]
+            self._final_found = self._committed + [Segment(c.start + offset, c.end + offset) for c in result.cycles]
+            self._latest = self._final_found
         if result.count == 0 or result.period_s is None or span_s < self.config.min_periods * result.period_s:
             return []
         self.period_s = result.period_s

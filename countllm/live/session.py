@@ -146,8 +146,9 @@ class LiveSession:
                          "ones wait until the counter has seen about two cycles and knows what one looks like")
         if self.source.dropped:
             notes.append(f"{self.source.dropped} frame(s) dropped: counting fell behind the source")
-        outcome = LiveOutcome(self.counter.count, [(c.start, c.end) for c in self.counter.cycles], self.latencies,
-                              self.late, self.source.dropped, self.lost, offline, notes)
+        cycles = [(c.start, c.end) for c in self.counter.cycles]
+        outcome = LiveOutcome(self.counter.session_count, cycles, self.latencies, self.late, self.source.dropped,
+                              self.lost, offline, notes)
         self.emit(_named(end_event(outcome), self.options))
         return outcome
 
