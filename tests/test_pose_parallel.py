@@ -137,3 +137,31 @@ def _die(*_args: object) -> None:
     import os  # noqa: PLC0415
 
     os._exit(1)
+
+
+@pytest.mark.parametrize(("body", "unsafe"), [
+    ("print(unguarded_main_script())\n", True),
+    ("def main():\n    print(unguarded_main_script())\n\nif __name__ == '__main__':\n    main()\n", False),
+])
+def test_a_script_without_a_main_guard_is_found(tmp_path: Path, body: str, unsafe: bool) -> None:
+    """Spawned workers re-run an unguarded script's top level: such a script must be recognised."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    script = tmp_path / "user_script.py"
+    script.write_text("from countllm.pose.parallel import unguarded_main_script\n" + body)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == (str(script) if unsafe else "None")
+    as_module = subprocess.run([sys.executable, "-c", "from countllm.pose.parallel import unguarded_main_script;"
+                                "print(unguarded_main_script())"], capture_output=True, text=True, check=True)
+    assert as_module.stdout.strip() == "None"  # nothing to re-run from `python -c`
+
+
+def test_an_unguarded_script_gets_pose_in_one_process_and_a_note(squat_video, monkeypatch) -> None:
+    path, _ = squat_video
+    monkeypatch.setattr(parallel, "unguarded_main_script", lambda: "/home/me/count_my_videos.py")
+    monkeypatch.setattr(parallel, "_get_pool", lambda workers: pytest.fail("no pool may start"))
+    decode = DecodeOptions(sample_fps=3).decode_config()
+    pose, notes = estimate_video_pose(path, decode, ParallelPoseConfig(workers=2, min_frames=1))
+    assert len(pose) == len(read_frames(path, decode))
+    assert any("/home/me/count_my_videos.py has no `if __name__" in n and "use 2 workers" in n for n in notes)

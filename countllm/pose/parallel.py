@@ -17,7 +17,8 @@ carries over from the previous span or video, and MediaPipe re-detects the perso
 When the pool is used: `ParallelPoseConfig.workers` > 1 (default min(2, usable CPUs); the
 environment variable COUNTLLM_POSE_WORKERS overrides it; batch workers set it to 1) and the
 video has at least `min_frames` sampled frames or the pool is already warm (for a short clip,
-starting workers costs more than they save). A pool that cannot start or loses a worker is
+starting workers costs more than they save), unless the process runs a script whose top level
+would run again in each spawned worker (`unguarded_main_script`). A pool that cannot start or loses a worker is
 dropped and the video is estimated in this process, with a note saying so. An error a worker
 meets in the input (a file corrupt midway) is raised here as the same `CountLLMError` the
 in-process path raises, never as a worker traceback.
@@ -25,10 +26,13 @@ in-process path raises, never as a worker traceback.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -228,6 +232,31 @@ _pool: PosePool | None = None
 _pool_lock = threading.Lock()
 
 
+@functools.cache
+def unguarded_main_script() -> str | None:
+    """The path of the script this process runs, when spawning workers would run it again.
+
+    Why: a spawned worker imports the parent's main script (as `__mp_main__`) before it can run
+    anything, so a script that calls `count_file` at top level, without an
+    `if __name__ == "__main__":` guard, would start a count in every worker, which fails in a
+    wall of multiprocessing tracebacks. Such a script gets pose in one process and a note saying
+    how to get the workers. None when it is safe: `python -m`, an interactive session, a
+    console script, or a script with the guard at top level.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        return None
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None  # not a Python file we can read (a frozen or generated entry point)
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__name__" in ast.unparse(node.test) and "__main__" in ast.unparse(node.test):
+            return None
+    return path
+
+
 def _get_pool(workers: int) -> PosePool:
     """This process's pool with `workers` workers, started (not warmed) if there is none."""
     global _pool
@@ -246,7 +275,7 @@ def warm_pool(workers: int | None = None) -> None:
     from countllm.pose.estimator import PoseEstimatorConfig  # noqa: PLC0415
 
     workers = ParallelPoseConfig().workers if workers is None else workers
-    if workers < 2:
+    if workers < 2 or unguarded_main_script() is not None:
         return
     pool = _get_pool(workers)
     try:
@@ -314,7 +343,12 @@ def estimate_video_pose(path: str | Path, decode: DecodeConfig, config: Parallel
     path, notes = Path(path), []
     if config.workers > 1:
         n_frames = _sampled_frames(path, decode)  # a bad file raises here, as in-process
-        if n_frames >= config.min_frames or pool_is_warm():
+        script = unguarded_main_script()
+        if script is not None and n_frames >= config.min_frames:
+            notes = [f"pose ran in one process: {script} has no `if __name__ == \"__main__\":` guard, and each "
+                     f"pose worker process would run its top-level code again; put the counting under that "
+                     f"guard to use {config.workers} workers"]
+        elif script is None and (n_frames >= config.min_frames or pool_is_warm()):
             pool = _get_pool(config.workers)
             try:
                 landmarks, fps, notes = pool.landmarks(str(path), decode, estimator, n_frames)
