@@ -107,7 +107,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recognize", action="store_true", help="also score the exercise recognizer against the CSV's "
                    "type column (accuracy, partial credit, confusion matrix; each item gets pred_exercise)")
     p.add_argument("--plot", type=Path, metavar="DIR", help="write every figure that applies here (predicted vs "
-                   "true counts; with --recognize the confusion matrix)")
+                   "true counts, the reliability diagram with OBO against coverage; with --recognize the "
+                   "confusion matrix)")
     p.set_defaults(run=run_eval)
 
 
@@ -385,13 +386,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_plots(report: dict, folder: Path, method: str) -> None:
-    from countllm.eval.recognition import plot_confusion, plot_counts  # noqa: PLC0415 — matplotlib on demand
+    from countllm.eval.figures import eval_figures  # noqa: PLC0415 — matplotlib on demand
 
     try:
-        written = [plot_counts(report["items"], folder / "counts.png", method)]
-        recognition = report["metrics"].get("recognition")
-        if recognition and recognition["n_recognized"]:
-            written.append(plot_confusion(recognition, folder / "confusion.png"))
+        written = eval_figures(report, folder, method)
     except OSError as exc:
         raise InputError(str(folder), f"cannot write the plots ({exc.strerror or exc})") from None
     print("plots: " + ", ".join(str(p) for p in written))

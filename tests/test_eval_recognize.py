@@ -72,6 +72,8 @@ def test_eval_recognize_through_the_console_script(benchmark, tmp_path):
     rec = report["metrics"]["recognition"]
     assert rec["n_recognized"] == 2 and rec["n_without_exercise_type"] == 1
     assert (plots / "counts.png").read_bytes()[:4] == b"\x89PNG" and (plots / "confusion.png").is_file()
+    assert (plots / "reliability.png").is_file()  # every figure that applies, the confidence one included
+    assert f"plots: {plots / 'counts.png'}, {plots / 'reliability.png'}, {plots / 'confusion.png'}" in out.stdout
 
 
 def test_method_lift_counts_without_cycles_and_says_so(benchmark):
