@@ -278,7 +278,8 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
                 "{event: lost, t_video_s, error} when a camera or stream drops, and {event: end, count, cycles, "
                 "latency_s: {p50, p95, max}, ...} last. The first repetitions are reported once about two cycles "
                 "have been seen (the counter has to find the repetition first); later ones as they end. "
-                "Exit 3 when the source was lost.")
+                "The end count is what the whole session shows: a repetition said live that it does not hold "
+                "is withdrawn there, and the notes say so. Exit 3 when the source was lost.")
     p.add_argument("source", help="a webcam index (0), a stream URL (rtsp://, http://, ...) or a video file")
     p.add_argument("--json", action="store_true", help="print one JSON event per line")
     p.add_argument("--method", default="pose", choices=("pose",),

@@ -36,6 +36,7 @@ import numpy as np
 from countllm.errors import InputError, NoPersonError
 from countllm.media import MediaInputs
 from countllm.pipeline import CountOptions, count_file
+from countllm.pose.parallel import ParallelPoseConfig, pool_cpu_s, warm_pool
 from countllm.types import Frames
 from countllm.video.decode import DecodeConfig, iter_chunks, probe
 
@@ -91,7 +92,7 @@ class StageTiming:
     name: str  # the human label
     wall_s: float
     video_s: float
-    cpu_s: float = 0.0  # this process's CPU time, all threads: cpu_s / wall_s ≈ cores kept busy
+    cpu_s: float = 0.0  # this process (all threads) and its pose workers: cpu_s / wall_s ≈ cores kept busy
     others_cpu_s: float | None = None  # CPU time other processes took meanwhile (None: unknown)
     count: int | None = None
     note: str = ""
@@ -223,6 +224,10 @@ def warm_up(clip: BenchClip, decode: DecodeConfig) -> list[LoadTiming]:
                         ("MobileNetV2 (import torch, weights, 1st batch)", _embedding_model_once)):
         first_s, again_s = _timed(lambda b=build: b(images))[1], _timed(lambda b=build: b(images))[1]
         loads.append(LoadTiming(name, first_s, again_s))
+    workers = ParallelPoseConfig().workers
+    if workers > 1:  # the pool persists, so later videos pay nothing again
+        loads.append(LoadTiming(f"{workers} pose workers (spawn + MediaPipe each)",
+                                _timed(lambda: warm_pool(workers))[1], 0.0))
     return loads
 
 
@@ -290,13 +295,18 @@ def _busy_cpu_s() -> float | None:
     return (sum(fields) - idle - guest) / os.sysconf("SC_CLK_TCK")
 
 
+def _own_cpu_s() -> float:
+    """CPU time of this process and its pose workers (theirs is ours, not "other processes")."""
+    return time.process_time() + pool_cpu_s()
+
+
 def time_stages(clip: BenchClip, decode: DecodeConfig) -> list[StageTiming]:
     timings = []
     for key, name, call in stage_plan(clip, decode):
         _progress(f"timing: {name} ...")
-        start, cpu_start, busy_start = time.perf_counter(), time.process_time(), _busy_cpu_s()
+        start, cpu_start, busy_start = time.perf_counter(), _own_cpu_s(), _busy_cpu_s()
         count, note = call()
-        wall, cpu, busy_end = time.perf_counter() - start, time.process_time() - cpu_start, _busy_cpu_s()
+        wall, cpu, busy_end = time.perf_counter() - start, _own_cpu_s() - cpu_start, _busy_cpu_s()
         others = None if busy_start is None or busy_end is None else max(0.0, busy_end - busy_start - cpu)
         timings.append(StageTiming(key, name, wall, clip.duration_s, cpu, others, count, note))
         _progress(f"  {wall:.2f} s ({timings[-1].x_realtime:.1f}× real time)")
@@ -380,7 +390,7 @@ def _summary_lines(r: SpeedReport) -> list[str]:
     if auto.note != "used the pose counter":
         where += "; auto fell back from the pose counter, so its time covers pose and embeddings"
     return [
-        f"(cpu s: this process's CPU time, all threads; others: CPU time other processes took "
+        f"(cpu s: this process (all threads) and its pose workers; others: CPU time other processes took "
         f"meanwhile, out of {r.machine.usable_cpus} × wall s — where it is large the stage was slowed)",
         "",
         f"sampling @ {r.decode.target_fps:g} fps decodes {every.wall_s / sampled.wall_s:.1f}× faster "
