@@ -7,8 +7,9 @@ and a wording change is one edit.
 from __future__ import annotations
 
 from countllm import labels
+from countllm.answer import LOW_CONFIDENCE
 
-UNCERTAIN_BELOW = 0.5  # a count whose confidence is below this is said to be uncertain
+UNCERTAIN_BELOW = LOW_CONFIDENCE  # one line for "uncertain", shared with `countllm count`
 
 
 def clock(seconds: float) -> str:
