@@ -202,3 +202,19 @@ def test_a_stream_that_drops_gives_a_lost_event_then_the_end() -> None:
     lost, end = events[0][1], events[1][1]
     assert lost["t_video_s"] >= 0 and url in lost["error"]
     assert end["lost"] is True and end["count"] == 0 and end["cycles"] == []
+
+
+@pytest.mark.slow
+def test_live_bench_runs_and_reports_latency_and_the_offline_baseline(tmp_path) -> None:
+    seq = make_sequence(SyntheticConfig(exercise="squat", n_reps=4, seed=3))
+    np.save(tmp_path / "a.npy", seq.pose.joints)
+    (tmp_path / "ann.csv").write_text(f"type,name,count\nsquat,a.npy,{seq.count}\n")
+    out = subprocess.run([sys.executable, "-m", "countllm.eval.live_bench", "--reps", "4", "--annotations",
+                          str(tmp_path / "ann.csv"), "--fps", str(seq.pose.fps), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    latency, agreement = report["latency"], report["agreement"]
+    assert latency["truth"] == 4 and abs(latency["live_count"] - latency["offline_count"]) <= 1
+    assert latency["latency_p50_s"] is not None and latency["reps_while_playing"] >= 1
+    assert agreement["items"] == 1 and 0.0 <= agreement["agree_within_1"] <= 1.0
