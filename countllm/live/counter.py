@@ -125,28 +125,29 @@ class LiveCounter:
         return events
 
     # ------------------------------------------------------------------ looks
-    def _segment_pose(self) -> Pose:
-        joints = np.stack(self._joints[self._segment:]).astype(np.float64)
-        valid = np.asarray(self._valid[self._segment:], bool)
+    def _pose_since(self, start: int) -> Pose:
+        """The frames pushed from index `start` on, gaps interpolated, as one pose sequence."""
+        valid = np.asarray(self._valid[start:], bool)
+        if not len(valid):
+            return Pose(joints=np.zeros((0, 17, 3), np.float32), valid=valid, fps=self.config.fps, layout="h36m17")
+        joints = np.stack(self._joints[start:]).astype(np.float64)
         if valid.any() and not valid.all():
             joints = interpolate_gaps(joints, valid)
         return Pose(joints=joints.astype(np.float32), valid=valid, fps=self.config.fps, layout="h36m17",
-                    source="<live>")
+                    source="<live>", interpolated_frames=int((~valid).sum()))
 
     def _look(self, final: bool = False) -> list[RepEvent]:
         if not any(self._valid[self._segment:]):
             return []
-        result = self._counter.count(self._segment_pose(), self.prior)
-        span_s = self._times[-1] - self._times[self._segment]
+        result = self._counter.count(self._pose_since(self._segment), self.prior)
+        offset = self._times[self._segment]
+        span_s = self._times[-1] - offset
+        found = self._committed + [Segment(c.start + offset, c.end + offset) for c in result.cycles]
         if final:
-            offset = self._times[self._segment]
-            self._final_found = self._committed + [Segment(c.start + offset, c.end + offset) for c in result.cycles]
-            self._latest = self._final_found
+            self._final_found = self._latest = found
         if result.count == 0 or result.period_s is None or span_s < self.config.min_periods * result.period_s:
             return []
         self.period_s = result.period_s
-        offset = self._times[self._segment]
-        found = self._committed + [Segment(c.start + offset, c.end + offset) for c in result.cycles]
         self._latest = found
         self._seen = (self._seen + [len(found)])[-self.config.confirm_looks:]
         agreed = len(found) if final else (min(self._seen) if len(self._seen) == self.config.confirm_looks else 0)
@@ -168,11 +169,10 @@ class LiveCounter:
 
     def session_pose(self) -> Pose:
         """Every frame pushed, as one pose sequence (what an offline count of the session reads)."""
-        valid = np.asarray(self._valid, bool)
-        if not len(valid):
-            return Pose(joints=np.zeros((0, 17, 3), np.float32), valid=valid, fps=self.config.fps, layout="h36m17")
-        joints = np.stack(self._joints).astype(np.float64)
-        if valid.any() and not valid.all():
-            joints = interpolate_gaps(joints, valid)
-        return Pose(joints=joints.astype(np.float32), valid=valid, fps=self.config.fps, layout="h36m17",
-                    source="<live>", interpolated_frames=int((~valid).sum()))
+        return self._pose_since(0)
+
+    @property
+    def final_session_count(self) -> int | None:
+        """What the final look found when it read the whole session (no segment was closed): then it
+        *is* the offline count of the session, and need not be computed again. None otherwise."""
+        return len(self._final_found) if self._final_found is not None and self._segment == 0 else None

@@ -156,6 +156,8 @@ class LiveSession:
         pose = self.counter.session_pose()
         if len(pose) < 2 or not pose.valid.any():
             return None
+        if self.counter.final_session_count is not None:  # the final look already counted every frame
+            return self.counter.final_session_count
         return PoseCounter().count(pose, self.options.prior).count
 
 
