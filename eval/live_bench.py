@@ -35,9 +35,10 @@ from tqdm import tqdm
 
 from countllm.batch.bench import countllm_command, machine
 from countllm.benchmarks.annotations import load_annotations
+from countllm.benchmarks.metrics import count_metrics
 from countllm.counters.pose_counter import PoseCounter
 from countllm.live.counter import LiveCounter, LiveCounterConfig
-from countllm.live.session import LATE_S
+from countllm.live.session import LATE_S, percentile
 from countllm.pose.io import load_pose_file
 from countllm.types import Pose
 
@@ -111,11 +112,6 @@ def _at_live_rate(pose: Pose) -> Pose:
                 source=pose.source)
 
 
-def _obo_mae(counts: list[int], truths: list[int]) -> tuple[float, float]:
-    c, t = np.asarray(counts, float), np.asarray(truths, float)
-    return float(np.mean(np.abs(c - t) / np.maximum(t, 1))), float(np.mean(np.abs(c - t) <= 1))
-
-
 def live_agreement(csv_path: Path, folder: Path, fps: float) -> AgreementRun:
     annotations, errors = load_annotations(csv_path)
     if errors:
@@ -135,12 +131,12 @@ def live_agreement(csv_path: Path, folder: Path, fps: float) -> AgreementRun:
         running.append(counter.count)
         offline.append(PoseCounter().count(pose).count)
         truths.append(item.count)
-    live_mae, live_obo = _obo_mae(live, truths)
-    off_mae, off_obo = _obo_mae(offline, truths)
+    live_scores, off_scores = count_metrics(truths, live), count_metrics(truths, offline)
     diff = np.asarray(live) - np.asarray(offline)
-    p50, p95 = (float(v) for v in np.percentile(delays, [50, 95])) if delays else (None, None)
-    return AgreementRun(len(truths), live_mae, live_obo, off_mae, off_obo, float(np.mean(np.abs(diff) <= 1)),
-                        float(np.mean(diff > 1)), float(np.mean(np.asarray(running) > np.asarray(live) + 1)), p50, p95)
+    return AgreementRun(len(truths), live_scores["mae"], live_scores["obo"], off_scores["mae"], off_scores["obo"],
+                        float(np.mean(np.abs(diff) <= 1)), float(np.mean(diff > 1)),
+                        float(np.mean(np.asarray(running) > np.asarray(live) + 1)),
+                        percentile(delays, 50), percentile(delays, 95))
 
 
 def _s(value: float | None) -> str:
