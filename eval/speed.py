@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from countllm.batch.bench import busy_cpu_s
 from countllm.errors import InputError, NoPersonError
 from countllm.media import MediaInputs
 from countllm.pipeline import CountOptions, count_file
@@ -280,21 +281,6 @@ def stage_plan(clip: BenchClip, decode: DecodeConfig) -> list[tuple[str, str, Ca
     return [(key, label, call) for key, (label, call) in zip(STAGE_KEYS, plan, strict=True)]
 
 
-def _busy_cpu_s() -> float | None:
-    """CPU-seconds the whole machine has spent busy since boot (Linux /proc/stat), else None.
-
-    Why: this is a shared 2-core box; the busy time that is not ours shows which stages other
-    processes slowed down, which a wall-clock number alone hides.
-    """
-    stat = Path("/proc/stat")
-    if not stat.is_file():
-        return None
-    fields = [int(v) for v in stat.read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    guest = sum(fields[8:10])  # already counted inside user/nice
-    return (sum(fields) - idle - guest) / os.sysconf("SC_CLK_TCK")
-
-
 def _own_cpu_s() -> float:
     """CPU time of this process and its pose workers (theirs is ours, not "other processes")."""
     return time.process_time() + pool_cpu_s()
@@ -304,9 +290,9 @@ def time_stages(clip: BenchClip, decode: DecodeConfig) -> list[StageTiming]:
     timings = []
     for key, name, call in stage_plan(clip, decode):
         _progress(f"timing: {name} ...")
-        start, cpu_start, busy_start = time.perf_counter(), _own_cpu_s(), _busy_cpu_s()
+        start, cpu_start, busy_start = time.perf_counter(), _own_cpu_s(), busy_cpu_s()
         count, note = call()
-        wall, cpu, busy_end = time.perf_counter() - start, _own_cpu_s() - cpu_start, _busy_cpu_s()
+        wall, cpu, busy_end = time.perf_counter() - start, _own_cpu_s() - cpu_start, busy_cpu_s()
         others = None if busy_start is None or busy_end is None else max(0.0, busy_end - busy_start - cpu)
         timings.append(StageTiming(key, name, wall, clip.duration_s, cpu, others, count, note))
         _progress(f"  {wall:.2f} s ({timings[-1].x_realtime:.1f}× real time)")
