@@ -18,8 +18,8 @@ When the pool is used: `ParallelPoseConfig.workers` > 1 (default min(2, usable C
 environment variable COUNTLLM_POSE_WORKERS overrides it; batch workers set it to 1) and the
 video has at least `min_frames` sampled frames or the pool is already warm (for a short clip,
 starting workers costs more than they save), unless the process runs a script whose top level
-would run again in each spawned worker (`unguarded_main_script`). A pool that cannot start or loses a worker is
-dropped and the video is estimated in this process, with a note saying so. An error a worker
+would run again in each spawned worker (`unguarded_main_script`). A pool that cannot start or
+loses a worker is dropped and the video is estimated in this process, with a note saying so. An error a worker
 meets in the input (a file corrupt midway) is raised here as the same `CountLLMError` the
 in-process path raises, never as a worker traceback.
 """
@@ -252,7 +252,8 @@ def unguarded_main_script() -> str | None:
     except (OSError, SyntaxError, ValueError):
         return None  # not a Python file we can read (a frozen or generated entry point)
     for node in tree.body:
-        if isinstance(node, ast.If) and "__name__" in ast.unparse(node.test) and "__main__" in ast.unparse(node.test):
+        test = ast.unparse(node.test) if isinstance(node, ast.If) else ""
+        if "__name__" in test and "__main__" in test:
             return None
     return path
 
