@@ -88,6 +88,25 @@ def test_chunks_equal_whole_read(clip: Path) -> None:
     np.testing.assert_array_equal(np.concatenate([c.timestamps for c in chunks]), whole.timestamps)
 
 
+def test_blocks_release_the_reader_and_give_the_same_frames(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block holds 2 chunks of 7 frames here; the reader is reopened for each block (an open
+    reader decodes ahead while the consumer works) and the frames do not change across blocks."""
+    import countllm.video.decode as decode  # noqa: PLC0415
+
+    opened: list[int] = []
+    real_open = decode._open_reader
+    monkeypatch.setattr(decode, "_open_reader", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+    frame_bytes = 64 * 48 * 3
+    small = DecodeConfig(target_fps=10, chunk_frames=7, block_bytes=2 * 7 * frame_bytes)
+    assert decode.block_frames(64, 48, small) == 14
+    chunks = list(iter_chunks(clip, small))
+    assert [len(c) for c in chunks] == [7, 7, 6]
+    assert len(opened) == 1 + 2  # the probe's, then one per block (14 + 6 frames)
+    whole = read_frames(clip, DecodeConfig(target_fps=10))
+    np.testing.assert_array_equal(np.concatenate([c.images for c in chunks]), whole.images)
+    np.testing.assert_array_equal(np.concatenate([c.timestamps for c in chunks]), whole.timestamps)
+
+
 def test_threads_give_same_frames(clip: Path) -> None:
     one = read_frames(clip, DecodeConfig(num_threads=1))
     two = read_frames(clip, DecodeConfig(num_threads=2))
@@ -142,7 +161,7 @@ def test_width_decord_cannot_produce_is_widened(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [{"target_fps": 0}, {"target_fps": math.nan}, {"max_side": 1}, {"chunk_frames": 0},
-     {"num_threads": -1}, {"override_fps": -30}],
+     {"num_threads": -1}, {"override_fps": -30}, {"block_bytes": 0}],
 )
 def test_bad_config_is_value_error(kwargs: dict) -> None:
     with pytest.raises(ValueError):
