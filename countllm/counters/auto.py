@@ -66,7 +66,7 @@ class AutoCounter:
     def count(self, request: CountRequest) -> CountResult:
         if request.inputs.is_pose_file:
             result = self.run_counter("pose", request)
-            return self._weigh(result, request, "auto: input is a pose sequence", "the joint coordinates")
+            return self._weigh(result, request, "auto: input is a pose sequence,", "the joint coordinates")
         threshold = float(request.settings.get("min_tracked_fraction", self.config.min_tracked_fraction))
         try:
             pose = request.pose()
@@ -76,20 +76,20 @@ class AutoCounter:
             result = self.run_counter("pose", request)
             tracked = tracked_fraction(pose, _on_crop_clock(result, request))
             if tracked >= threshold:
-                return self._weigh(result, request, f"auto: person tracked in {tracked:.0%} of the repetitive span",
+                return self._weigh(result, request, f"auto: person tracked in {tracked:.0%} of the repetitive span;",
                                    "the frame embeddings")
             reason = (f"auto: person tracked in only {tracked:.0%} of the repetitive span; "
                       "used the self-similarity counter")
         return _with_reason(self.run_counter("similarity", request), reason)
 
-
     def _weigh(self, pose_result: CountResult, request: CountRequest, why_pose: str, features: str) -> CountResult:
         """The pose counter's answer, or the self-similarity counter's where the pose evidence is
-        weak and that one is more confident (module docstring); the note says which and why."""
+        weak and that one is more confident (module docstring); the note says which and why.
+        `why_pose` ends in its separator, so the confident case keeps the note it always had."""
         if pose_result.confidence >= self.config.consult_below:
-            return _with_reason(pose_result, f"{why_pose}, used the pose counter")
+            return _with_reason(pose_result, f"{why_pose} used the pose counter")
         other = self.run_counter("similarity", request)
-        weak = (f"{why_pose}, but the pose counter's confidence {pose_result.confidence:.2f} is below "
+        weak = (f"{why_pose} but the pose counter's confidence {pose_result.confidence:.2f} is below "
                 f"{self.config.consult_below:g}, so the self-similarity counter on {features} was asked too")
         candidates = {r.method: {"count": r.count, "confidence": round(r.confidence, 3)} for r in (pose_result, other)}
         if other.confidence > pose_result.confidence:

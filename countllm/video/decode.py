@@ -285,7 +285,7 @@ def _decode_chunks(
             reader = _open_reader(path, *size, cfg.num_threads)
         batches = []
         for start in range(block_start, min(block_start + block, len(indices)), cfg.chunk_frames):
-            chunk = indices[start:min(start + cfg.chunk_frames, block_start + block)]
+            chunk = indices[start:start + cfg.chunk_frames]  # a block is whole chunks: never crosses it
             try:
                 batches.append((chunk, _as_numpy(reader.get_batch(chunk))))  # (T, H, W, 3) uint8
             except _DECORD_ERRORS as err:
@@ -299,9 +299,9 @@ def iter_chunks(path: str | Path, cfg: DecodeConfig | None = None) -> Iterator[F
     """Stream the video as `Frames` chunks of up to `cfg.chunk_frames` frames.
 
     The file is opened and checked now, so a bad path raises here rather than at the first
-    `next()`; decoding itself is lazy and holds one block (`cfg.block_bytes`) at a time. Timestamps are the native
-    frames' own start times, so with a target rate they sit within half a native frame of the
-    uniform grid. With `cfg.sample_range` only that span of the sampled frames is decoded.
+    `next()`; decoding itself is lazy and holds one block (`cfg.block_bytes`) at a time.
+    Timestamps are the native frames' own start times, so with a target rate they sit within half
+    a native frame of the uniform grid. With `cfg.sample_range` only that span of the sampled frames is decoded.
     """
     cfg = cfg or DecodeConfig()
     info, times, notes = _probe(path, cfg.override_fps)
