@@ -266,12 +266,23 @@ def _wait_for_first_line(child: subprocess.Popen, out: Path, timeout_s: float = 
         time.sleep(0.01)
 
 
+def _live_members(pgid: int) -> list[int]:
+    """Processes of group `pgid` that have not exited (a zombie has: whoever adopted it reaps it later)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
 def _session_gone(pgid: int, timeout_s: float = 15) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+        if not _live_members(pgid):
             return True
         time.sleep(0.1)
     return False

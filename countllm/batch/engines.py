@@ -22,17 +22,15 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
 import socket
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from countllm.errors import CountLLMError, InputError
+from countllm.orphan_guard import guard_worker
 from countllm.pose.parallel import POSE_WORKERS_ENV
 
 T = TypeVar("T")
@@ -77,17 +75,8 @@ def pin_pose_workers() -> None:
     os.environ[POSE_WORKERS_ENV] = "1"
 
 
-def _exit_with_parent(parent: int, interval_s: float = 0.5) -> None:
-    """Thread body: end this worker once its parent is gone (reparented), e.g. after a SIGKILL of
-    the batch, which nothing else would tell a worker blocked on the pool's queue."""
-    while os.getppid() == parent:
-        time.sleep(interval_s)
-    os._exit(1)
-
-
-def _pool_worker_init() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="exit-with-parent").start()
+def _pool_worker_init(parent_pid: int) -> None:
+    guard_worker(parent_pid)
     limit_threads()
     pin_pose_workers()
 
@@ -141,7 +130,7 @@ class LocalPoolEngine(Engine):
 
     def __enter__(self) -> LocalPoolEngine:
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_pool_worker_init)
+                                         initializer=_pool_worker_init, initargs=(os.getpid(),))
         return self
 
     def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:

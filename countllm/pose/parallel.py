@@ -31,10 +31,8 @@ import dataclasses
 import functools
 import multiprocessing
 import os
-import signal
 import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,6 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from countllm.errors import CountLLMError, InputError
+from countllm.orphan_guard import guard_worker
 from countllm.types import Frames, Pose
 
 if TYPE_CHECKING:
@@ -97,19 +96,6 @@ class SpanResult:
 
 
 _estimators: dict[tuple, MediaPipePoseEstimator] = {}  # this worker's models, one per config
-
-
-def _worker_init() -> None:
-    """Ctrl-C goes to the parent alone (it stops the pool); a worker whose parent was killed exits."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-
-    def exit_with_parent() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=exit_with_parent, daemon=True, name="exit-with-parent").start()
 
 
 def _estimator(config: PoseEstimatorConfig) -> MediaPipePoseEstimator:
@@ -165,7 +151,7 @@ class PosePool:
         self.warm = False  # every worker has built its model
         self.closed = False  # stopped (failed, interrupted or shut down): `_get_pool` starts another
         self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_worker_init)
+                                             initializer=guard_worker, initargs=(os.getpid(),))
 
     def warm_up(self, config: PoseEstimatorConfig, attempts: int = 4) -> None:
         """Start every worker and build its model; a worker that is still starting misses a round,
