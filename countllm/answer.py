@@ -53,11 +53,12 @@ def count_line(result: CountResult, name: str) -> str:
     """The first line: the count, said plainly as uncertain below `LOW_CONFIDENCE`."""
     noun = "repetition" if result.count == 1 else "repetitions"
     how = f"{result.method} counter, signal {result.signal}"
+    digits = 2 if result.period_s and result.period_s < 1 else 1  # 0.13 s, not 0.1 s, for a fast tempo
     if result.confidence < LOW_CONFIDENCE:
-        period = f"; period {result.period_s:.1f} s" if result.period_s else ""
+        period = f"; period {result.period_s:.{digits}f} s" if result.period_s else ""
         return (f"{name}: about {result.count} {noun} — low confidence ({result.confidence:.2f}): "
                 f"{uncertainty_reason(result)}{period} ({how})")
-    period = f", about {result.period_s:.1f} s each" if result.period_s else ""
+    period = f", about {result.period_s:.{digits}f} s each" if result.period_s else ""
     return f"{name}: {result.count} {noun}{period} (confidence {result.confidence:.2f}, {how})"
 
 

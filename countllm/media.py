@@ -79,6 +79,8 @@ class MediaInputs:
     _pose_error: NoPersonError | None = field(default=None, repr=False)
     _frame_features: Features | None = field(default=None, repr=False)
     _pose_features: Features | None = field(default=None, repr=False)
+    _motion_features: Features | None = field(default=None, repr=False)
+    motion_repeats: int = 0  # repeated frames bridged in the motion profiles (frame-rate conversion)
 
     @classmethod
     def open(cls, path: str | Path, options: DecodeOptions | None = None) -> MediaInputs:
@@ -128,6 +130,29 @@ class MediaInputs:
             self._pose_features = pose_features(self.pose())
         return self._pose_features
 
+    def duration_s(self) -> float:
+        """How long the input lasts (a video is probed, a pose file loaded)."""
+        if self.is_pose_file:
+            pose = self.pose()
+            return len(pose) / pose.fps
+        from countllm.video.decode import probe  # noqa: PLC0415 — decord on demand
+
+        return probe(self.path, self.options.fps).duration_s
+
+    def motion_features(self) -> Features:
+        """Native-rate motion profiles of the whole video (`video/motion_profiles.py`): what a
+        repetition too fast for the 10 fps analysis is counted on."""
+        if self._motion_features is None:
+            self._motion_features = self._motion_profiles(None)
+        return self._motion_features
+
+    def motion_features_between(self, start_s: float, end_s: float) -> Features:
+        """The motion profiles of one span only (time 0 at `start_s`): the tempo first look reads
+        a window of a long video, and decoding the rest would cost as much again."""
+        if self._motion_features is not None:
+            return crop_features(self._motion_features, start_s, end_s)
+        return self._motion_profiles((start_s, end_s))
+
     # ------------------------------------------------------------------ computing them
     def _load_pose_file(self) -> Pose:
         fps = self.options.fps
@@ -157,11 +182,31 @@ class MediaInputs:
             fps = frames.fps
         return Features(vectors=np.concatenate(parts), fps=fps, kind="mobilenet_v2", source=self.source)
 
-    def _chunks(self) -> Iterator[Frames]:
-        """The video's sampled frames in chunks; notes the decoder attaches are kept once."""
+    def _motion_profiles(self, span: tuple[float, float] | None) -> Features:
+        if self.is_pose_file:
+            raise InputError(self.source, "a pose file has no frames to take motion from; count it with "
+                             "--method pose or --method similarity")
+        from countllm.video.decode import DecodeConfig, effective_fps, probe  # noqa: PLC0415 — decord on demand
+        from countllm.video.motion_profiles import MotionProfileConfig, MotionProfiler  # noqa: PLC0415
+
+        config = MotionProfileConfig()
+        decode = DecodeConfig(target_fps=config.max_fps, max_side=config.max_side, override_fps=self.options.fps)
+        if span is not None:
+            rate = effective_fps(probe(self.path, self.options.fps), config.max_fps)
+            decode.sample_range = (int(span[0] * rate), int(np.ceil(span[1] * rate)) + 1)
+        features, repeats = MotionProfiler(config).features(self._chunks(decode), self.source)
+        if span is None:
+            self.motion_repeats = repeats
+        if len(features) < 2:
+            raise InputError(self.source, "too few frames to take motion from; pass a longer video")
+        return features
+
+    def _chunks(self, decode: DecodeConfig | None = None) -> Iterator[Frames]:
+        """The video's sampled frames in chunks (at `decode`, default the analysis settings);
+        notes the decoder attaches are kept once."""
         from countllm.video.decode import iter_chunks  # noqa: PLC0415 — decord on demand
 
-        for frames in iter_chunks(self.path, self.options.decode_config()):
+        for frames in iter_chunks(self.path, decode or self.options.decode_config()):
             for note in getattr(frames, "notes", None) or []:
                 self._note(note)
             yield frames

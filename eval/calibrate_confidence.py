@@ -48,6 +48,9 @@ DEFAULT_FEATURES = ("logit_confidence",)
 UNCALIBRATED = {
     "videollm": "the trained video-LLM's agreement of its LM and density heads, not fitted to outcomes",
     "lift": "the LiFT head's own probability of its count ±1 (a trained model's), not re-fitted here",
+    "motion": ("its raw score (periodicity x regularity), not fitted: the 4 development jump-rope videos are too "
+               "few; it ranks answers but overstates P(within ±1) on long fast sets (raw mean 0.66 there, 1 of 4 "
+               "within ±1)"),
 }
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from countllm.batch.bench import busy_cpu_s
+from countllm.counters.tempo import first_look
 from countllm.errors import InputError, NoPersonError
 from countllm.media import MediaInputs
 from countllm.pipeline import CountOptions, count_file
@@ -54,7 +55,7 @@ SYNTH_MIN_S = SQUAT_PERIOD_S / 0.8  # lead-in and lead-out take 10 % each; one r
 T = TypeVar("T")
 
 # The stages, in run order, by their key in `--json` (a contract: outside scripts read them).
-STAGE_KEYS = ("decode_all", "decode_sampled", "decode_pose", "decode_embeddings", "count_auto",
+STAGE_KEYS = ("decode_all", "decode_sampled", "decode_pose", "decode_embeddings", "first_look", "count_auto",
               "count_similarity")
 JSON_SCHEMA_VERSION = 1
 
@@ -255,6 +256,15 @@ def _embed_stage(path: Path, options: CountOptions) -> StageOutput:
     return None, f"{len(features)} × {features.vectors.shape[1]} vectors"
 
 
+def _first_look_stage(path: Path, options: CountOptions) -> StageOutput:
+    """The tempo first look alone (`counters/tempo.py`): what `auto` pays on every video before
+    it knows whether the repetition is too fast for the 10 fps analysis."""
+    inputs = MediaInputs.open(path, options.decode_options())
+    look = first_look(options.request(inputs), inputs.duration_s())
+    verdict = "fast: counted at the native rate" if look.is_fast else "not fast: the 10 fps analysis counts"
+    return None, f"{look.describe()}; {verdict}"
+
+
 def _count_stage(path: Path, method: str) -> StageOutput:
     result = count_file(path, CountOptions(method=method))
     return result.count, f"used the {result.method} counter"
@@ -275,6 +285,7 @@ def stage_plan(clip: BenchClip, decode: DecodeConfig) -> list[tuple[str, str, Ca
         (f"decode {_fps_label(decode.target_fps, decode.max_side)}", lambda: _decode_stage(p, decode)),
         ("decode + pose", lambda: _pose_stage(p, options)),
         ("decode + embeddings", lambda: _embed_stage(p, options)),
+        ("tempo first look (part of auto)", lambda: _first_look_stage(p, options)),
         ("full count, method auto", lambda: _count_stage(p, "auto")),
         ("full count, method similarity", lambda: _count_stage(p, "similarity")),
     ]
@@ -373,7 +384,10 @@ def _summary_lines(r: SpeedReport) -> list[str]:
     cores = r.machine.usable_cpus
     where = "" if cores == GOAL_CORES else f" (this run had {cores} usable CPUs, not {GOAL_CORES})"
     verdict = "met" if auto.x_realtime >= GOAL_X_REALTIME else "not met"
-    if auto.note != "used the pose counter":
+    look = r.stage("first_look")
+    if auto.note == "used the motion counter":
+        where += "; the first look found a fast tempo, so auto counted motion profiles at the native rate, not pose"
+    elif auto.note != "used the pose counter":
         where += "; auto fell back from the pose counter, so its time covers pose and embeddings"
     return [
         f"(cpu s: this process (all threads) and its pose workers; others: CPU time other processes took "
@@ -381,6 +395,8 @@ def _summary_lines(r: SpeedReport) -> list[str]:
         "",
         f"sampling @ {r.decode.target_fps:g} fps decodes {every.wall_s / sampled.wall_s:.1f}× faster "
         f"than every frame ({every.x_realtime:.1f}× → {sampled.x_realtime:.1f}× real time)",
+        f"the tempo first look took {look.wall_s:.2f} s, {look.wall_s / max(auto.wall_s, 1e-9):.0%} of the auto "
+        f"count ({look.note.rsplit('; ', 1)[-1]})",
         f"goal: full pose count ≥ {GOAL_X_REALTIME:g}× real time on {GOAL_CORES} CPU cores — {verdict} "
         f"(method auto, {auto.note.removeprefix('used the ')}: {auto.x_realtime:.1f}×){where}",
     ]

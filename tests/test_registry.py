@@ -22,7 +22,7 @@ def test_every_method_has_a_spec_with_help() -> None:
     assert method_names()[0] == "auto"
     for name in method_names():
         spec = get_spec(name)
-        assert spec.help and spec.needs in ("pose", "frame_features", "pose_features")
+        assert spec.help and spec.needs in ("pose", "frame_features", "pose_features", "motion_features")
     with pytest.raises(ValueError, match="choose one of auto"):
         get_spec("magic")
     with pytest.raises(ValueError, match="unknown method"):

@@ -29,7 +29,7 @@ from countllm.pose.parallel import ParallelPoseConfig
 COUNTLLM = str(Path(sys.executable).with_name("countllm"))
 
 STAGE_PREFIXES = ("decode every frame", "decode @ 10 fps", "decode + pose", "decode + embeddings",
-                  "full count, method auto", "full count, method similarity")
+                  "tempo first look", "full count, method auto", "full count, method similarity")
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +38,13 @@ def report() -> SpeedReport:
 
 
 def test_every_stage_is_timed(report: SpeedReport) -> None:
-    assert [s.name.startswith(p) for s, p in zip(report.stages, STAGE_PREFIXES)] == [True] * 6
+    assert [s.name.startswith(p) for s, p in zip(report.stages, STAGE_PREFIXES)] == [True] * 7
     assert len(report.stages) == len(STAGE_PREFIXES)
     for stage in report.stages:
         assert stage.wall_s > 0 and stage.cpu_s > 0 and stage.x_realtime > 0
         assert stage.video_s == pytest.approx(6.0, abs=0.1)
         assert stage.others_cpu_s is None or stage.others_cpu_s >= 0
-    assert [s.count is not None for s in report.stages] == [False] * 4 + [True] * 2
+    assert [s.count is not None for s in report.stages] == [False] * 5 + [True] * 2
     models = [ld for ld in report.loads if "pose workers" not in ld.name]
     assert all(ld.first_s > 0 and ld.again_s > 0 for ld in models)
     workers = [ld for ld in report.loads if "pose workers" in ld.name]  # a pool persists: nothing to rebuild
@@ -61,6 +61,9 @@ def test_report_text(report: SpeedReport) -> None:
     assert "synthetic" in text and f"ground-truth count: {report.clip.gt_count}" in text
     assert "torch threads" in text and "MediaPipe" in text and "MobileNetV2" in text
     assert "goal: full pose count ≥ 10× real time on 2 CPU cores — " in text
+    look = report.stage("first_look")
+    assert look.note.endswith("not fast: the 10 fps analysis counts")  # a squat is slow
+    assert f"the tempo first look took {look.wall_s:.2f} s" in text
 
 
 def test_json_contract(report: SpeedReport) -> None:

@@ -20,6 +20,11 @@ val; 0.7: 0.154 / 0.788 train (5 of 104 clips switched), 0.171 / 0.795 val (1 of
 consulting always 0.157 / 0.779 train. Where the pose counter is confident the other path adds
 cost and no accuracy, so confident videos (most of them) pay for pose alone.
 
+Before any of that, a video gets a first look at its native rate (`counters/tempo.py`): a
+repetition faster than the 10 fps analysis resolves (periods under 0.4 s, e.g. speed jump rope)
+is counted there, on native-rate motion profiles (the `motion` counter), and the pose path is
+not run. What the look saw is in `diagnostics["first_look"]` either way.
+
 The first note of the result always says which counter was used and why.
 """
 
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from countllm.counters.base import CountRequest
+from countllm.counters.tempo import ANALYSIS_FLOOR_S, TempoLook, first_look
 from countllm.errors import NoPersonError
 from countllm.types import CountResult, Pose
 
@@ -39,6 +45,7 @@ from countllm.types import CountResult, Pose
 class AutoPolicyConfig:
     min_tracked_fraction: float = 0.7  # person needed in this share of the repetitive span
     consult_below: float = 0.7  # pose confidence under which the similarity counter is asked too
+    first_look: bool = True  # look for a repetition too fast for the 10 fps analysis first (tempo.py)
 
 
 def tracked_fraction(pose: Pose, result: CountResult) -> float:
@@ -67,6 +74,18 @@ class AutoCounter:
         if request.inputs.is_pose_file:
             result = self.run_counter("pose", request)
             return self._weigh(result, request, "auto: input is a pose sequence,", "the joint coordinates")
+        look = None
+        if request.settings.get("first_look", self.config.first_look):
+            look = first_look(request, _span_s(request))
+            if look.is_fast:
+                rate = request.inputs.options.sample_fps
+                reason = (f"auto: {look.describe()}, faster than the {rate:g} fps analysis resolves (periods from "
+                          f"{ANALYSIS_FLOOR_S:g} s); counted every frame's motion profile (the motion counter; "
+                          "--method pose counts the body's slower motion instead)")
+                return _looked(_with_reason(self.run_counter("motion", request), reason), look)
+        return _looked(self._count_at_analysis_rate(request), look)
+
+    def _count_at_analysis_rate(self, request: CountRequest) -> CountResult:
         threshold = float(request.settings.get("min_tracked_fraction", self.config.min_tracked_fraction))
         try:
             pose = request.pose()
@@ -108,6 +127,18 @@ def _on_crop_clock(result: CountResult, request: CountRequest) -> CountResult:
         return result
     shifted = [type(c)(c.start - request.start_s, c.end - request.start_s) for c in result.cycles]
     return CountResult(count=result.count, cycles=shifted, confidence=result.confidence, method=result.method)
+
+
+def _span_s(request: CountRequest) -> float:
+    """Length of what is being counted: the request's time range, or the whole video."""
+    end = request.inputs.duration_s() if request.end_s is None else request.end_s
+    return max(end - request.start_s, 0.0)
+
+
+def _looked(result: CountResult, look: TempoLook | None) -> CountResult:
+    if look is not None:
+        result.diagnostics["first_look"] = look.to_json()
+    return result
 
 
 def _with_reason(result: CountResult, reason: str) -> CountResult:

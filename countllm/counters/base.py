@@ -62,6 +62,9 @@ class CountRequest:
     def pose_features(self) -> Features:
         return self._features("pose_features", self.inputs.pose_features)
 
+    def motion_features(self) -> Features:
+        return self._features("motion_features", self.inputs.motion_features)
+
     def _features(self, key: str, compute: Any) -> Features:
         if key not in self._cache:
             features = compute()

@@ -24,7 +24,7 @@ from countllm.counters.base import Counter, CountRequest
 from countllm.counters.calibration import calibrate_result
 from countllm.types import CountResult, Segment
 
-InputKind = Literal["pose", "frame_features", "pose_features"]
+InputKind = Literal["pose", "frame_features", "pose_features", "motion_features"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class CounterSpec:
     """What the registry knows about one counter.
 
     `needs`: the representation it reads (`MediaInputs`): "pose" (skeletons), "frame_features"
-    (frame embeddings of a video; pose features of a pose file) or "pose_features".
+    (frame embeddings of a video; pose features of a pose file), "pose_features" or
+    "motion_features" (native-rate motion profiles of a video).
     `model_help`: what `--model` loads for it (None: it loads no model).
     `factory(model)`: builds the counter; `model` is the `--model` value or None.
     """
@@ -142,6 +143,16 @@ def _similarity_pose(request: CountRequest) -> CountResult:
     return result
 
 
+def _motion(request: CountRequest) -> CountResult:
+    from countllm.counters.tempo import count_motion  # noqa: PLC0415
+
+    result = count_motion(request.motion_features())
+    if request.inputs.motion_repeats:
+        result.notes.append(f"{request.inputs.motion_repeats} repeated frames (a frame-rate conversion) were "
+                            "bridged in the motion profiles")
+    return result
+
+
 def _baseline(request: CountRequest) -> CountResult:
     from countllm.counters.baseline import BaselineCounter  # noqa: PLC0415
 
@@ -184,6 +195,10 @@ register(CounterSpec(
     "similarity_pose", "temporal self-similarity of the skeleton's body-relative joint coordinates (the "
     "similarity counter on pose instead of pixels: cheap on a video once its pose is known)",
     needs="pose_features", factory=lambda model: FunctionCounter(_similarity_pose)))
+register(CounterSpec(
+    "motion", "temporal self-similarity of native-rate motion profiles (frame differences by row and column), "
+    "periods from 0.1 s: for repetitions too fast for the 10 fps analysis, e.g. speed jump rope; videos only",
+    needs="motion_features", factory=lambda model: FunctionCounter(_motion)))
 register(CounterSpec(
     "baseline", "the naive reference: first principal component + autocorrelation peaks",
     needs="pose_features", factory=lambda model: FunctionCounter(_baseline)))
