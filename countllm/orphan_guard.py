@@ -1,4 +1,4 @@
-"""Worker processes that end when the process that started them is gone.
+"""Worker processes that end when the process that started them is gone, and leave Ctrl-C to it.
 
 A SIGKILL of a batch (or of anything holding a pose pool) gives it no chance to stop its
 workers, and nothing else tells them: a pool worker waits on a queue whose pipe it holds both
@@ -9,14 +9,23 @@ Why the parent's pid is passed in rather than read with `os.getppid()` in the wo
 worker runs its initializer only after importing the project, seconds on a loaded machine. A
 parent killed during those seconds has already been replaced by init (or a subreaper) when the
 worker first asks, and a worker that took *that* as its parent would wait forever.
+
+Ctrl-C: a terminal sends SIGINT to the whole foreground group, workers included, but only the
+parent should act on it (it saves, then stops the pool). A worker ignores SIGINT from its
+initializer on, but one still importing when Ctrl-C comes would die with a KeyboardInterrupt
+traceback on the user's terminal. So pools start workers inside `spawning_without_sigint()`:
+an ignored signal stays ignored across fork and exec, and Python keeps a SIGINT that was
+ignored at start-up ignored, so such a worker never sees Ctrl-C at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 POLL_S = 0.5
 
@@ -39,3 +48,19 @@ def guard_worker(parent_pid: int, interval_s: float = POLL_S) -> None:
         os._exit(1)
     threading.Thread(target=_exit_when_orphaned, args=(parent_pid, interval_s), daemon=True,
                      name="exit-with-parent").start()
+
+
+@contextlib.contextmanager
+def spawning_without_sigint() -> Iterator[None]:
+    """Ignore SIGINT in this process while worker processes are started in the block (see the
+    module docstring); a Ctrl-C within the block is lost, so keep it to the submissions. Outside
+    the main thread signal dispositions cannot be changed and the block runs as it is (the
+    workers' initializer still ignores SIGINT once they are up)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,4 +1,5 @@
-"""Pool workers end once their parent is gone, also when it died before they were set up."""
+"""Pool workers end once their parent is gone, also when it died before they were set up, and a
+worker still starting never sees Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from countllm.orphan_guard import spawning_without_sigint
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = ("import os, sys, time; from countllm.orphan_guard import guard_worker; "
@@ -60,3 +63,16 @@ def test_a_worker_exits_soon_after_its_parent_is_killed() -> None:
             os.killpg(middle.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_process_started_in_the_block_ignores_ctrl_c_from_its_first_instruction() -> None:
+    """Why not rely on the initializer: a worker still importing when Ctrl-C comes would print a
+    KeyboardInterrupt traceback (seen under load in the batch Ctrl-C test)."""
+    before = signal.getsignal(signal.SIGINT)
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    with spawning_without_sigint():
+        inside = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
+    outside = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
+    assert inside.communicate(timeout=30)[0].strip() == "True"
+    assert outside.communicate(timeout=30)[0].strip() == "False"
+    assert signal.getsignal(signal.SIGINT) is before  # this process's Ctrl-C is back as it was

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from countllm.errors import CountLLMError, InputError
-from countllm.orphan_guard import guard_worker
+from countllm.orphan_guard import guard_worker, spawning_without_sigint
 from countllm.pose.parallel import POSE_WORKERS_ENV
 
 T = TypeVar("T")
@@ -136,7 +136,8 @@ class LocalPoolEngine(Engine):
     def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         if self._pool is None:
             raise RuntimeError("use the engine as a context manager")
-        futures: dict[Future, int] = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
+        with spawning_without_sigint():  # submitting is what starts the workers
+            futures: dict[Future, int] = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

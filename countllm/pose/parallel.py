@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from countllm.errors import CountLLMError, InputError
-from countllm.orphan_guard import guard_worker
+from countllm.orphan_guard import guard_worker, spawning_without_sigint
 from countllm.types import Frames, Pose
 
 if TYPE_CHECKING:
@@ -158,7 +158,8 @@ class PosePool:
         so rounds repeat until each process has answered once."""
         pids: set[int] = set()
         for _ in range(attempts):
-            futures = [self._executor.submit(_warm_worker, config) for _ in range(self.workers)]
+            with spawning_without_sigint():  # submitting is what starts the workers
+                futures = [self._executor.submit(_warm_worker, config) for _ in range(self.workers)]
             pids.update(self._results(futures))
             if len(pids) >= self.workers:
                 break
@@ -168,8 +169,9 @@ class PosePool:
                   n_frames: int) -> tuple[np.ndarray, float, list[str]]:
         """(T, 33, 4) landmarks of all `n_frames` sampled frames, the sampled rate, decoder notes."""
         spans = split_spans(n_frames, self.workers)
-        futures = [self._executor.submit(_span_landmarks, path, dataclasses.replace(decode, sample_range=span),
-                                         config) for span in spans]
+        with spawning_without_sigint():
+            futures = [self._executor.submit(_span_landmarks, path, dataclasses.replace(decode, sample_range=span),
+                                             config) for span in spans]
         results = self._results(futures)
         for result in results:  # the first span's error in video order, as one process would meet it
             if result.error is not None:
