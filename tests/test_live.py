@@ -48,6 +48,7 @@ def _read_events(cmd: list[str]) -> tuple[list[tuple[float, dict]], int, str, fl
     return events, rc, stderr, time.perf_counter() - started
 
 
+@pytest.mark.slow  # it plays the clip at its own speed (~30 s); the default suite keeps the non-realtime runs
 def test_realtime_file_reports_each_rep_while_playing(rest_clip) -> None:
     path, truth, duration = rest_clip
     events, rc, stderr, wall = _read_events([COUNTLLM, "live", str(path), "--realtime", "--json",

@@ -92,6 +92,7 @@ def test_others_cpu_share_is_the_busy_time_of_others_over_capacity(report: Speed
     assert 0.0 <= others_cpu_share(report) <= 1.0
 
 
+@pytest.mark.slow  # a whole benchmark run (~20 s); the default suite times one in-process (`report`)
 def test_bench_json_through_the_console_script(tmp_path: Path) -> None:
     """The way the README shows it: a real video given with --video, one JSON object on stdout."""
     from countllm.synthetic import RenderConfig, SyntheticConfig, make_sequence, render_sequence
