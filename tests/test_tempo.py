@@ -8,29 +8,40 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from countllm.counters.tempo import TempoConfig, TempoLook, look_window
+from countllm.counters.base import CountRequest
+from countllm.counters.tempo import TempoConfig, TempoLook, first_look, look_window
 from countllm.media import MediaInputs
 from countllm.pipeline import CountOptions, count_file
 from countllm.synthetic.render import render_object_video
-from countllm.types import Frames
-from countllm.video.motion_profiles import MotionProfiler, profiles_of_differences, repair_repeated_frames
+from countllm.types import Features, Frames
+from countllm.video.motion_profiles import (
+    MotionProfiler,
+    direction,
+    magnitude,
+    profiles_of_differences,
+    repair_repeated_frames,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTLLM = REPO / ".venv" / "bin" / "countllm"
 
 
-def test_profiles_are_row_and_column_means_of_frame_differences() -> None:
+def test_profiles_are_row_and_column_means_of_frame_differences_with_and_without_sign() -> None:
     gray = np.zeros((3, 4, 5), np.float32)
     gray[1, 2, :] = 10.0  # one bright row appears in frame 1 and is gone again in frame 2
     profiles = profiles_of_differences(gray)
-    assert profiles.shape == (2, 4 + 5)
-    np.testing.assert_allclose(profiles[0, :4], [0, 0, 10, 0])  # rows: only row 2 changed
-    np.testing.assert_allclose(profiles[0, 4:], [2.5] * 5)  # columns: a quarter of each changed by 10
+    assert profiles.shape == (2, 2 * (4 + 5))
+    np.testing.assert_allclose(profiles[0, :4], [0, 0, 10, 0])  # magnitude, rows: only row 2 changed
+    np.testing.assert_allclose(profiles[0, 4:9], [2.5] * 5)  # magnitude, columns: a quarter of each, by 10
+    np.testing.assert_allclose(profiles[:, 9:13], [[0, 0, 10, 0], [0, 0, -10, 0]])  # direction: on, then off
+    features = Features(vectors=profiles, fps=30.0, kind="motion_profiles")
+    np.testing.assert_allclose(magnitude(features).vectors[1, :4], [0, 0, 10, 0])  # off looks like on
+    np.testing.assert_allclose(direction(features).vectors[1, :4], [0, 0, -10, 0])  # but not with its sign
 
 
 def test_a_repeated_frame_is_bridged_but_a_still_stretch_is_left_alone() -> None:
     energy = np.array([4, 4, 0.01, 8, 4, 4, 0, 0, 0, 0, 4, 4], dtype=np.float64)  # a repeat at 2; rest 6-9
-    profiles, repaired = repair_repeated_frames(energy[:, None] * np.ones((1, 3)))
+    profiles, repaired = repair_repeated_frames(energy[:, None] * np.ones((1, 4)))
     assert repaired == 1
     np.testing.assert_allclose(profiles[2:4, 0], [4.005, 4.005])  # the two-interval motion split evenly
     np.testing.assert_allclose(profiles[6:10], 0)  # rest stays rest
@@ -53,12 +64,32 @@ def test_the_look_reads_the_middle_of_a_long_clip_and_a_short_clip_whole(duratio
     assert look_window(duration, TempoConfig(look_window_s=12.0)) == window
 
 
-def test_fast_needs_both_a_short_period_and_a_clear_score() -> None:
-    look = lambda period, score: TempoLook(period_s=period, score=score, fps=30.0, window_s=(0, 10))  # noqa: E731
-    assert look(0.2, 0.8).is_fast
+def test_fast_needs_a_short_period_a_clear_score_and_no_slower_full_cycle() -> None:
+    def look(period: float | None, score: float, full: float | None = None) -> TempoLook:
+        return TempoLook(period_s=period, score=score, fps=30.0, window_s=(0, 10), full_cycle_s=full)
+
+    assert look(0.2, 0.8).is_fast and look(0.2, 0.8, full=0.2).is_fast
     assert not look(0.6, 0.9).is_fast  # the 10 fps analysis resolves it
     assert not look(0.2, 0.3).is_fast  # too unclear to switch paths on
     assert not look(None, 0.0).is_fast
+    assert look(0.13, 0.7, full=0.27).is_fast  # alternating-feet jump rope: the full cycle is fast too
+    halves = look(0.3, 0.8, full=0.6)  # a squat every 0.6 s: down and up look alike in magnitude
+    assert halves.halves_of_a_slower_motion and not halves.is_fast
+    assert "the halves of a motion every 0.60 s" in halves.describe()
+    assert look(0.3, 0.8, full=0.45).is_fast  # not twice the period: a different rhythm, the fast one stays
+
+
+def test_a_fast_squat_is_not_mistaken_for_a_fast_tempo(tmp_path: Path) -> None:
+    """The magnitude of motion sees a squat every 0.6 s as a rhythm every 0.3 s; the direction
+    shows the full cycle, which the 10 fps analysis counts."""
+    from countllm.synthetic import RenderConfig, SyntheticConfig, make_sequence, render_sequence
+
+    video = render_sequence(make_sequence(SyntheticConfig(exercise="squat", n_reps=10, period_s=0.6, seed=3)),
+                            tmp_path / "fast_squat.mp4", RenderConfig())
+    inputs = MediaInputs.open(video)
+    look = first_look(CountRequest(inputs=inputs), inputs.duration_s())
+    assert look.period_s == pytest.approx(0.3, rel=0.1) and look.full_cycle_s == pytest.approx(0.6, rel=0.1)
+    assert not look.is_fast
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,13 @@ difference there is ~0, a perfectly periodic artefact at 0.2 s that a counter wo
 (measured: 171 "repetitions" in a 38 s pull-up video with 30). `repair_repeated_frames` finds
 such isolated still frames (difference far below both neighbours') and splits the motion of the
 next difference, which spans two frame intervals, evenly over both.
+
+Each row of the features holds two halves (`magnitude`, `direction`): the mean *absolute*
+difference per row and column, and the mean *signed* difference. The magnitude ignores the
+direction of motion, so a body going down and coming up look alike and a symmetric motion shows
+twice per cycle; the signed half keeps the direction and shows the full cycle once. Speed jump
+rope needs the first (each jump is half of the alternating-feet cycle); the tempo look uses the
+second to tell such a half from a slower motion seen twice (`counters/tempo.py`).
 """
 
 from __future__ import annotations
@@ -45,15 +52,30 @@ def grayscale(images: np.ndarray) -> np.ndarray:
 
 
 def profiles_of_differences(gray: np.ndarray) -> np.ndarray:
-    """(T, H, W) frames → (T-1, H + W): mean absolute difference per row, then per column."""
-    diff = np.abs(np.diff(gray, axis=0))
-    return np.concatenate([diff.mean(axis=2), diff.mean(axis=1)], axis=1)
+    """(T, H, W) frames → (T-1, 2 (H + W)): the mean absolute difference per row, then per column
+    (the magnitude half), then the mean signed difference per row and per column (direction)."""
+    diff = np.diff(gray, axis=0)
+    size = np.abs(diff)
+    return np.concatenate([size.mean(axis=2), size.mean(axis=1), diff.mean(axis=2), diff.mean(axis=1)], axis=1)
+
+
+def magnitude(features: Features) -> Features:
+    """The absolute-difference half of motion-profile features (module docstring)."""
+    half = features.vectors.shape[1] // 2
+    return Features(vectors=features.vectors[:, :half], fps=features.fps, kind=KIND, source=features.source)
+
+
+def direction(features: Features) -> Features:
+    """The signed-difference half of motion-profile features (module docstring)."""
+    half = features.vectors.shape[1] // 2
+    return Features(vectors=features.vectors[:, half:], fps=features.fps, kind=KIND, source=features.source)
 
 
 def repair_repeated_frames(profiles: np.ndarray, ratio: float = 0.25) -> tuple[np.ndarray, int]:
     """Profiles with each repeated frame's zero difference filled in (module docstring); also
-    how many were repaired. A still stretch (neighbours also still) is left alone: that is rest."""
-    energy = profiles.sum(axis=1)
+    how many were repaired. A still stretch (neighbours also still) is left alone: that is rest.
+    A repeat is found on the magnitude half alone (the signed half of a real motion can be ~0)."""
+    energy = np.abs(profiles[:, : profiles.shape[1] // 2]).sum(axis=1)
     out = profiles.copy()
     repaired = 0
     for t in range(1, len(energy) - 1):
