@@ -123,6 +123,13 @@ def test_a_slow_clip_is_counted_as_before_and_says_what_the_look_saw(tmp_path: P
     assert inputs.duration_s() == pytest.approx(6 * 1.0 + 1.0 + 0.5 + 0.5, abs=0.05)  # reps, rest, lead-in, lead-out
 
 
+def test_a_clip_under_a_second_gets_no_look_and_is_counted_as_before(tmp_path: Path) -> None:
+    clip = render_object_video(tmp_path / "short.mp4", n_reps=1, period_s=0.5, fps=30, rest_s=0, lead_in_s=0.1,
+                               lead_out_s=0.1).path
+    result = count_file(clip)
+    assert result.method != "motion" and result.diagnostics["first_look"]["period_s"] is None
+
+
 def test_the_motion_counter_on_a_pose_file_is_one_line(tmp_path: Path) -> None:
     pose = tmp_path / "p.npy"
     np.save(pose, np.zeros((40, 17, 3), np.float32) + np.linspace(0, 1, 40)[:, None, None])

@@ -51,6 +51,7 @@ ANALYSIS_FLOOR_S = PeriodConfig().min_period_s  # the shortest period the 10 fps
 @dataclass(frozen=True)
 class TempoConfig:
     look_window_s: float = 12.0  # the first look reads this much from the middle of a longer video
+    min_span_s: float = 1.0  # a shorter span gets no look (too few cycles to tell a tempo)
     min_period_s: float = 0.1
     fast_below_s: float = ANALYSIS_FLOOR_S
     min_score: float = 0.5  # raw score of the look's count needed to call the video fast
@@ -126,6 +127,8 @@ def first_look(request: CountRequest, duration_s: float, cfg: TempoConfig | None
     """The first look at `request`'s video (module docstring, step 1). `duration_s` is the span
     being counted (the request's time range, or the whole video)."""
     cfg = cfg or TempoConfig()
+    if duration_s < cfg.min_span_s:
+        return TempoLook(period_s=None, score=0.0, fps=0.0, window_s=(0.0, duration_s), config=cfg)
     a, b = look_window(duration_s, cfg)
     if (a, b) == (0.0, duration_s):
         features = request.motion_features()
