@@ -31,7 +31,7 @@ from countllm.signals.pose_signals import relative_trajectories
 from countllm.types import Features, Frames, Pose
 
 if TYPE_CHECKING:
-    from countllm.video.decode import DecodeConfig
+    from countllm.video.decode import DecodeConfig, VideoInfo
 
 DEFAULT_POSE_FILE_FPS = 30.0
 
@@ -81,6 +81,7 @@ class MediaInputs:
     _pose_features: Features | None = field(default=None, repr=False)
     _motion_features: Features | None = field(default=None, repr=False)
     motion_repeats: int = 0  # repeated frames bridged in the motion profiles (frame-rate conversion)
+    _video_info: VideoInfo | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: str | Path, options: DecodeOptions | None = None) -> MediaInputs:
@@ -135,9 +136,7 @@ class MediaInputs:
         if self.is_pose_file:
             pose = self.pose()
             return len(pose) / pose.fps
-        from countllm.video.decode import probe  # noqa: PLC0415 — decord on demand
-
-        return probe(self.path, self.options.fps).duration_s
+        return self._info().duration_s
 
     def motion_features(self) -> Features:
         """Native-rate motion profiles of the whole video (`video/motion_profiles.py`): what a
@@ -182,17 +181,25 @@ class MediaInputs:
             fps = frames.fps
         return Features(vectors=np.concatenate(parts), fps=fps, kind="mobilenet_v2", source=self.source)
 
+    def _info(self) -> VideoInfo:
+        """The video's probe, once: the tempo look needs its length and rate before decoding."""
+        if self._video_info is None:
+            from countllm.video.decode import probe  # noqa: PLC0415 — decord on demand
+
+            self._video_info = probe(self.path, self.options.fps)
+        return self._video_info
+
     def _motion_profiles(self, span: tuple[float, float] | None) -> Features:
         if self.is_pose_file:
             raise InputError(self.source, "a pose file has no frames to take motion from; count it with "
                              "--method pose or --method similarity")
-        from countllm.video.decode import DecodeConfig, effective_fps, probe  # noqa: PLC0415 — decord on demand
+        from countllm.video.decode import DecodeConfig, effective_fps  # noqa: PLC0415 — decord on demand
         from countllm.video.motion_profiles import MotionProfileConfig, MotionProfiler  # noqa: PLC0415
 
         config = MotionProfileConfig()
         decode = DecodeConfig(target_fps=config.max_fps, max_side=config.max_side, override_fps=self.options.fps)
         if span is not None:
-            rate = effective_fps(probe(self.path, self.options.fps), config.max_fps)
+            rate = effective_fps(self._info(), config.max_fps)
             decode.sample_range = (int(span[0] * rate), int(np.ceil(span[1] * rate)) + 1)
         features, repeats = MotionProfiler(config).features(self._chunks(decode), self.source)
         if span is None:
