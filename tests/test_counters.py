@@ -8,7 +8,7 @@ import pytest
 from countllm.counters import BaselineCounter, PoseCounter, SimilarityCounter
 from countllm.pipeline import pose_features
 from countllm.synthetic import SyntheticConfig, make_sequence
-from countllm.types import Pose
+from countllm.types import CountResult, Pose
 
 # (id, config overrides, exact count expected from the pose counter)
 POSE_CASES = [
@@ -106,3 +106,28 @@ def test_pose_counter_beats_baseline_on_hard_cases() -> None:
         errors["pose"] += abs(PoseCounter().count(seq.pose).count - seq.count)
         errors["baseline"] += abs(BaselineCounter().count(pose_features(seq.pose)).count - seq.count)
     assert errors["pose"] < errors["baseline"], errors
+
+
+def _set_with_a_held_span(motion: float, period_s: float, min_set_swing: float = 0.1) -> CountResult:
+    """20 cycles of 1 s around a 6 s span that moves by `motion` of their half-swing, every
+    `period_s`: a still scene trembling with an encoder's rhythm, or a smaller, slower set."""
+    from countllm.counters.periodic import PeriodicCountConfig, count_signals
+    from countllm.signals.pose_signals import SignalSet
+
+    fps = 10.0
+    t = np.arange(260) / fps
+    x = np.cos(2 * np.pi * t)
+    held = (t >= 10) & (t < 16)
+    x[held] = 1.0 - motion + motion * np.cos(2 * np.pi * (t[held] - 10) / period_s)
+    x += np.random.default_rng(0).normal(0, 0.01, len(t))
+    signals = SignalSet(["s"], x[None].astype(np.float32), fps)
+    return count_signals(signals, "test", PeriodicCountConfig(min_set_swing=min_set_swing))
+
+
+def test_a_trembling_still_span_is_not_another_set() -> None:
+    # Measured on the rendered objects: a sliding block's two 4 s rests were counted as sets of
+    # 5 and 8 (count 22 for 9): the embeddings trembled with the encoder's rhythm.
+    assert _set_with_a_held_span(0.02, 0.4, min_set_swing=0.0).count == 31  # what it did before
+    assert _set_with_a_held_span(0.02, 0.4).count == 20
+    smaller_set = _set_with_a_held_span(0.3, 1.6)  # a real set, smaller and slower: still counted
+    assert smaller_set.count == 23 and any("another set" in n for n in smaller_set.notes)

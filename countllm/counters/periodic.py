@@ -31,6 +31,7 @@ class PeriodicCountConfig:
     min_set_periods: float = 2.5  # background spans this long (in main periods) are searched for another set
     min_set_score: float = 0.7  # overlap-corrected periodicity score needed to count another set
     max_tempo_ratio: float = 2.5  # another set's period within this factor of the main one
+    min_set_swing: float = 0.1  # another set's signal swings at least this × its swing in the main set
 
 
 def no_repetition(method: str, fps: float, n_frames: int, reason: str) -> CountResult:
@@ -102,7 +103,8 @@ def other_sets(signals: SignalSet, main: Analysis, cfg: PeriodicCountConfig) -> 
     the signal and period that fit the main set call it "not repetitive". Each background
     span of at least `cfg.min_set_periods` main periods is analysed afresh, with a stricter
     periodicity score (short spans make autocorrelation optimistic) and a period no further
-    than `cfg.max_tempo_ratio` from the main one (sets of one exercise share a rough tempo).
+    than `cfg.max_tempo_ratio` from the main one (sets of one exercise share a rough tempo),
+    and motion of a set's size (`moves_like_a_set`).
     """
     found = []
     for start, end in runs(~main.mask):
@@ -112,9 +114,32 @@ def other_sets(signals: SignalSet, main: Analysis, cfg: PeriodicCountConfig) -> 
         sub = analyse(span, cfg, min_score=0.0)
         if (isinstance(sub, Analysis) and len(sub.cycles.spans) >= 2
                 and overlap_corrected_score(sub.best, end - start) >= cfg.min_set_score
-                and abs(np.log(sub.best.period_frames / main.best.period_frames)) <= np.log(cfg.max_tempo_ratio)):
+                and abs(np.log(sub.best.period_frames / main.best.period_frames)) <= np.log(cfg.max_tempo_ratio)
+                and moves_like_a_set(signals, sub.best.name, (start, end), main.mask, cfg.min_set_swing)):
             found.append((start, sub))
     return found
+
+
+def moves_like_a_set(signals: SignalSet, name: str, span: tuple[int, int], main_mask: np.ndarray,
+                     min_ratio: float) -> bool:
+    """Whether a signal that carries a candidate set moves there by at least `min_ratio` of
+    what the same signal moves during the main set.
+
+    Periodicity scores are scale-free, so a held frame can pass them: a video encoder's
+    quality rhythm (its frame types repeat every few frames) makes a still scene's embeddings
+    tremble with a clean period, and a 4 s rest of a sliding block was counted as 5 and
+    8 "repetitions" (its signals moved 0.001–0.01 of their swing in the main set). A real
+    second set moves — with the main set's limb or object (the smallest ratio seen on the
+    Countix-Fitness poses: 0.20) or with another one (above 1: that one was quiet before).
+    """
+    start, end = span
+    for member in name.split("+"):
+        if member not in signals.names or not main_mask.any():
+            return True  # nothing to compare with: keep the set, as before this check
+        x = signals.values[signals.names.index(member)]
+        if swing(x[start:end]) >= min_ratio * swing(x[main_mask]):
+            return True
+    return False
 
 
 def overlap_corrected_score(scored: ScoredSignal, n_frames: int) -> float:
