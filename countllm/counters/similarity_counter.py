@@ -11,7 +11,7 @@ periodic back end picks and counts the cleanest one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -20,12 +20,19 @@ from countllm.signals.periodicity import PeriodConfig, autocorrelation, estimate
 from countllm.signals.pose_signals import SignalSet, smooth
 from countllm.types import CountResult, Features
 
+EMBEDDING_KINDS = ("mobilenet_v2",)  # appearance features of whole frames (not joints, not motion profiles)
+
 
 @dataclass
 class SimilarityCounterConfig:
     n_components: int = 6  # principal directions of the embeddings used as candidate signals
     smooth_window: int = 3
     periodic: PeriodicCountConfig = field(default_factory=PeriodicCountConfig)
+    # The partial-cycle rule for frame embeddings (`EMBEDDING_KINDS`), softer than the 0.45 that
+    # joint coordinates keep (docs/design.md §6.5): an embedding is not linear in how far a thing
+    # moved, and light or zoom changes rescale it, so a complete cycle at a clip's edge often
+    # swings only 0.35–0.45 of the typical amplitude. None: the `periodic` rule for every input.
+    embedding_min_swing: float | None = 0.35
 
 
 def self_similarity(vectors: np.ndarray) -> np.ndarray:
@@ -80,10 +87,17 @@ class SimilarityCounter:
     def __init__(self, config: SimilarityCounterConfig | None = None) -> None:
         self.config = config or SimilarityCounterConfig()
 
+    def periodic_config(self, kind: str) -> PeriodicCountConfig:
+        """The back end's settings for features of this kind (the edge rule differs, see the config)."""
+        cfg = self.config
+        if kind not in EMBEDDING_KINDS or cfg.embedding_min_swing is None:
+            return cfg.periodic
+        return replace(cfg.periodic, cycles=replace(cfg.periodic.cycles, min_swing=cfg.embedding_min_swing))
+
     def count(self, features: Features) -> CountResult:
         tsm = self_similarity(features.vectors.astype(np.float64))  # (T, T), once: signals and plot
         signals = embedding_signals(features, self.config, tsm)
         hint = similarity_period(features.vectors, features.fps, self.config.periodic.period)
-        result = count_signals(signals, self.name, self.config.periodic, period_hint=hint)
+        result = count_signals(signals, self.name, self.periodic_config(features.kind), period_hint=hint)
         result.diagnostics["self_similarity"] = tsm.astype(np.float32)
         return result
