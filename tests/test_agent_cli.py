@@ -76,6 +76,7 @@ def test_bundled_sample_video(tmp_path):
     assert any("pose tracker follows" in n for n in answer["notes"])
 
 
+@pytest.mark.slow  # ~18 s: loads the local LM; -m slow keeps the default suite under 15 minutes
 def test_a_question_no_rule_reads_is_decided_by_a_local_model(squat_file):
     out = ask(str(squat_file), "squats?", "--fps", "30", "--json")
     assert out.returncode == 0, out.stderr

@@ -302,6 +302,7 @@ COOC_FAULTS = {
 }
 
 
+@pytest.mark.slow  # ~22 s; the priors run above keeps fault, kill and resume coverage in the default suite
 def test_mine_cooccurrence_survives_faults_ctrl_c_and_resumes(server: FaultServer, tmp_path: Path) -> None:
     actions, out, cache = tmp_path / "actions.csv", tmp_path / "cooc", tmp_path / "cooc.sqlite"
     actions.write_text(COOC_CSV)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from countllm.recognize import load_recognizer
@@ -31,6 +32,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
 
 
+@pytest.mark.slow  # ~32 s: the smallest real training run; -m slow keeps the default suite under 15 minutes
 def test_training_smoke_run_resume_and_checkpoint(tmp_path):
     recipe = tiny_recipe(tmp_path)
     first = run("--config", str(recipe), "max_epochs=2")
