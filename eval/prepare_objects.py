@@ -6,7 +6,8 @@ the nuisances real footage has (camera shake, zoom, an occluding post, a light c
 drift, rests, a cut-off last cycle), with 2–200 repetitions. It is what the frame-embedding
 counters are measured and tuned on; the layout is RepCountA's, so `countllm eval` reads it.
 
-    python -m countllm.eval.prepare_objects --out outputs/synthetic_objects [--n 36] [--seed 0] [--max-reps 200]
+    python -m countllm.eval.prepare_objects --out outputs/synthetic_objects [--n 36] [--seed 0] [--max-reps 200] \\
+        [--bystander]
     countllm eval --annotations outputs/synthetic_objects/annotations.csv \\
         --media-dir outputs/synthetic_objects --method similarity
 """
@@ -14,6 +15,7 @@ counters are measured and tuned on; the layout is RepCountA's, so `countllm eval
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +37,16 @@ CONDITIONS: dict[str, dict] = {
     "mixed": {"camera_shake_px": 2.0, "zoom": 0.2, "lighting": 0.2, "tempo_drift": 0.3, "rests": "one"},
 }
 MAX_DURATION_S = 120.0  # a 200-rep clip is kept to two minutes by a faster tempo
+BYSTANDER_SIZE = (352, 224)  # the person takes the left 38 %; the object keeps about the usual 224 px
 MIN_PERIOD_S = 0.6  # what the 10 fps analysis resolves with room to spare (the tempo look handles faster)
 
 
-def sample_config(index: int, rng: np.random.Generator, fps: float = 30.0, max_reps: int = 200
-                  ) -> tuple[str, ObjectSceneConfig]:
+def sample_config(index: int, rng: np.random.Generator, fps: float = 30.0, max_reps: int = 200,
+                  bystander: bool = False) -> tuple[str, ObjectSceneConfig]:
     """The index picks motion and condition (5 and 9 are coprime: 45 distinct pairs); the rest
-    (count log-uniform in 2–`max_reps`, tempo, amplitude, size, colours) is drawn from `rng`."""
+    (count log-uniform in 2–`max_reps`, tempo, amplitude, size, colours) is drawn from `rng`.
+    `bystander` adds a gesturing person on the left of a wider frame and changes nothing else:
+    the same seed gives the same clips with and without one, so the two sets pair up."""
     motion = MOTIONS[index % len(MOTIONS)]
     condition = list(CONDITIONS)[index % len(CONDITIONS)]
     n_reps = int(round(np.exp(rng.uniform(np.log(2), np.log(max_reps)))))
@@ -55,16 +60,18 @@ def sample_config(index: int, rng: np.random.Generator, fps: float = 30.0, max_r
                             amplitude=float(rng.uniform(0.5, 1.0)), object_size=float(rng.uniform(0.1, 0.22)),
                             lead_in_s=float(rng.uniform(0.3, 2.0)), lead_out_s=float(rng.uniform(0.3, 2.0)),
                             seed=int(rng.integers(1 << 30)), **options)
+    if bystander:
+        cfg = replace(cfg, bystander=True, size=BYSTANDER_SIZE)
     return f"{index:03d}_{motion}_{condition}", cfg
 
 
-def prepare(out_dir: Path, n: int = 36, seed: int = 0, max_reps: int = 200) -> Path:
+def prepare(out_dir: Path, n: int = 36, seed: int = 0, max_reps: int = 200, bystander: bool = False) -> Path:
     """Write `<out>/<name>.mp4` and `<out>/annotations.csv` (counts and per-cycle frames)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     annotations = []
     for index in tqdm(range(n), desc="rendering", unit="clip"):
-        name, cfg = sample_config(index, rng, max_reps=max_reps)
+        name, cfg = sample_config(index, rng, max_reps=max_reps, bystander=bystander)
         clip = render_object_clip(cfg, out_dir / f"{name}.mp4")
         annotations.append(Annotation(name=clip.path.name, action_type=cfg.motion, count=clip.count, fps=cfg.fps,
                                       cycle_frames=[(float(a), float(b)) for a, b in clip.cycle_frames]))
@@ -79,8 +86,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=36)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-reps", type=int, default=200, help="a smaller cap makes a quick smoke set")
+    parser.add_argument("--bystander", action="store_true",
+                        help="a person who gestures without repeating stands beside every object")
     args = parser.parse_args()
-    print(prepare(args.out, args.n, args.seed, args.max_reps))
+    print(prepare(args.out, args.n, args.seed, args.max_reps, args.bystander))
 
 
 if __name__ == "__main__":

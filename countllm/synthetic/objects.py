@@ -24,6 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from countllm.synthetic import skeleton as sk
+from countllm.synthetic.bystander import BystanderConfig, BystanderPainter, bystander_joints
 from countllm.types import Segment
 from countllm.video.writer import write_video
 
@@ -52,6 +53,7 @@ class ObjectSceneConfig:
     zoom: float = 0.0  # the camera's scale grows from 1 to 1 + zoom over the clip
     occlusion: float = 0.0  # width of an opaque post across the object's path (fraction of frame)
     lighting: float = 0.0  # peak relative change of brightness, slow and aperiodic
+    bystander: bool = False  # a person stands on the left, gesturing without repeating (bystander.py)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -106,7 +108,11 @@ def textured_room(width: int, height: int, rng: np.random.Generator) -> np.ndarr
 
 
 def make_scene(cfg: ObjectSceneConfig, rng: np.random.Generator) -> Scene:
-    w, h = cfg.size
+    """The room and where the object moves; with a bystander the object keeps to the part of the
+    frame right of the person (`left` pixels), laid out there as it would be in a frame of its own."""
+    full_w, h = cfg.size
+    left = int(BystanderConfig().width_fraction * full_w) if cfg.bystander else 0
+    w = full_w - left
     side = min(w, h)
     radius = cfg.object_size * side
     colours = tuple(tuple(int(c) for c in rng.integers(0, 256, size=3)) for _ in range(3))
@@ -119,12 +125,13 @@ def make_scene(cfg: ObjectSceneConfig, rng: np.random.Generator) -> Scene:
         centre, travel = np.array([0.22 * w, h / 2]), 0.56 * w
     else:  # rotation and pulse stay in place
         centre, travel = np.array([w / 2, h / 2]), 0.0
+    centre = centre + np.array([left, 0.0])
     post = None
     if cfg.occlusion > 0:
         width = max(2, int(cfg.occlusion * w))
-        x0 = int(np.clip(w / 2 + rng.uniform(-0.15, 0.15) * w - width / 2, 0, w - width))
+        x0 = left + int(np.clip(w / 2 + rng.uniform(-0.15, 0.15) * w - width / 2, 0, w - width))
         post = (x0, x0 + width)
-    return Scene(textured_room(w, h, rng), colours, centre + jitter, radius, travel, post)  # type: ignore[arg-type]
+    return Scene(textured_room(full_w, h, rng), colours, centre + jitter, radius, travel, post)  # type: ignore[arg-type]
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
@@ -230,10 +237,13 @@ def object_frames(cfg: ObjectSceneConfig) -> tuple[Iterator[np.ndarray], list[sk
     rng = np.random.default_rng(cfg.seed)
     scene = make_scene(cfg, rng)
     camera = make_camera(cfg, len(phase), rng)
+    person = BystanderPainter(bystander_joints(len(phase), cfg.fps, rng), cfg.size) if cfg.bystander else None
 
     def frames() -> Iterator[np.ndarray]:
         for i, ph in enumerate(phase):
             img = scene.background.copy()
+            if person is not None:
+                person.draw(img, i)
             draw_object(img, scene, cfg.motion, float(ph), cfg.amplitude)
             if scene.post is not None:
                 cv2.rectangle(img, (scene.post[0], 0), (scene.post[1], img.shape[0]), (45, 40, 38), -1)
