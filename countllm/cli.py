@@ -430,6 +430,10 @@ def _recipe_kind(path: Path) -> str | None:
 
 
 def run_finetune(args: argparse.Namespace) -> int:
+    if _recipe_kind(args.config) == "lift_add_exercise":
+        from countllm.finetune import lift_add_exercise  # noqa: PLC0415
+
+        return lift_add_exercise.main(args.config, args.overrides)
     if _recipe_kind(args.config) == "lift":
         from countllm.finetune import lift_train  # noqa: PLC0415
 

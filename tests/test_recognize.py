@@ -241,8 +241,10 @@ def test_exercise_scores_prefer_the_matching_word_set():
 
 
 CLEAN_CASES = [pytest.param(e, layout, marks=[pytest.mark.xfail(
-    reason="the shipped model calls the MediaPipe-33 jumping jack a pull-up (training.json: clean_synthetic)",
-    strict=True)] if (e, layout) == ("jumping_jack", "mediapipe33") else [])
+    reason="bicep curls exist only as generated clips: the kinematic head is unsure of them, so the shipped "
+           "recognizer's best guess (bicep curl, p ~0.5) is under its 0.6 floor and it answers unknown "
+           "(training.json: clean_synthetic)",
+    strict=True)] if e == "bicep_curl" else [])
     for e in ("bicep_curl", "front_raise", "jumping_jack", "lunge", "pull_up", "push_up", "sit_up", "squat")
     for layout in ("h36m17", "mediapipe33")]
 

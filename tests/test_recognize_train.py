@@ -38,7 +38,8 @@ def test_training_smoke_run_resume_and_checkpoint(tmp_path):
     first = run("--config", str(recipe), "max_epochs=2")
     assert first.returncode == 0, first.stderr[-2000:]
     final = tmp_path / "run" / "final"
-    assert {p.name for p in final.iterdir()} == {"config.json", "model.safetensors", "training.json"}
+    assert {p.name for p in final.iterdir()} == {"config.json", "model.safetensors", "training.json",
+                                                 "kinematic_head.json", "kinematic_examples.npz"}
     training = json.loads((final / "training.json").read_text())
     losses = [h["train_loss"] for h in training["history"]]
     assert len(losses) == 2 and losses[1] < losses[0]

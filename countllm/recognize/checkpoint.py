@@ -3,6 +3,8 @@
     config.json         {"format_version", "kind": "lift", "model": LiftConfig, "calibration": {...},
                          "questions": the lift_questions template's name, version and digest}
     model.safetensors   the weights, fp16 (about 2 MB)
+    kinematic_head.json the posture-and-motion head (kinematics.py; optional, older checkpoints have none)
+    kinematic_examples.npz  the window features that head was fitted on (optional; for adding an exercise)
     training.json       what it was trained on, how, and its validation metrics (optional)
 
 The shipped default is `countllm/recognize/default/`; `python -m countllm.finetune.lift_train
@@ -39,6 +41,7 @@ class Calibration:
 
     temperature: float = 1.0
     confidence_floor: float = 0.3
+    kinematic_weight: float = 0.0  # of the posture-and-motion head's log-probabilities (kinematics.py); 0: none
 
 
 def save_checkpoint(model: LiftModel, folder: str | Path, calibration: Calibration,

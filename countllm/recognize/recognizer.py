@@ -8,6 +8,13 @@ through a softmax whose temperature was fitted on held-out clips, so `confidence
 calibrated probability that the named exercise is right. Below the checkpoint's confidence
 floor the answer is "unknown", with the best guesses still listed.
 
+A checkpoint may also carry a posture-and-motion head (`kinematics.py`): its per-window
+log-probabilities, averaged over the clip, are added to the transformer's scores with the weight
+`Calibration.kinematic_weight` fitted on the same held-out clips. An exercise the head learned
+from a few user clips (finetune/lift_add_exercise.py) and the transformer never saw is scored by
+the transformer through the words of its name, or, when none of them is a word the transformer
+answers, by the mean of the transformer's scores — no evidence either way.
+
 A clip longer than one motion image (the checkpoint's `image.max_frames`: 25.6 s for the
 shipped model, at most 51.2 s) is cut into windows with half a window of overlap; the word
 probabilities are averaged over windows, weighted by their length. Training crops are no
@@ -16,6 +23,7 @@ longer than one image either, so the model sees at inference what it was trained
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,11 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from countllm.recognize.checkpoint import DEFAULT_FOLDER, Calibration, load_checkpoint
+from countllm.recognize.checkpoint import DEFAULT_FOLDER, MAKE_ONE, Calibration, CheckpointError, load_checkpoint
+from countllm.recognize.kinematics import HEAD_FILE, KinematicHead, clip_features, load_head
 from countllm.recognize.model import LiftModel
 from countllm.recognize.motion_image import image_from_joints, pad_image, prepare_joints, window_starts
 from countllm.recognize.questions import question
-from countllm.recognize.words import MAX_COUNT, WORD_THRESHOLD
+from countllm.recognize.words import MAX_COUNT, WORD_THRESHOLD, text_words, word_table
 from countllm.types import JSON_SCHEMA_VERSION, Pose
 
 UNKNOWN = "unknown"
@@ -68,16 +77,33 @@ def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
 class Recognizer:
     """A loaded recognizer checkpoint (see `load_recognizer`)."""
 
-    def __init__(self, model: LiftModel, calibration: Calibration, folder: Path | None = None) -> None:
+    def __init__(self, model: LiftModel, calibration: Calibration, folder: Path | None = None,
+                 head: KinematicHead | None = None) -> None:
         self.model = model
         self.calibration = calibration
         self.folder = folder
         self.cfg = model.cfg
-        self.exercises = list(self.cfg.exercises)
+        self.head = head
         vocab = self.cfg.vocabulary
         self.n_words = len(vocab.words)
         self.word_names = list(vocab.words)
-        self.targets = np.stack([vocab.word_target(e) for e in self.exercises]) if self.exercises else None
+        lift = list(self.cfg.exercises)
+        extra = [e for e in head.exercises if e not in lift] if head is not None else []
+        self.exercises = lift + extra
+        rows = [vocab.word_target(e) for e in lift] + [self._name_target(head.names[e]) for e in extra]
+        self.targets = np.stack(rows) if rows else None
+        self._wordless = self.targets.sum(axis=1) == 0 if rows else None
+        self._head_columns = ([head.exercises.index(e) if e in head.exercises else -1 for e in self.exercises]
+                              if head is not None else None)
+
+    def _name_target(self, name: str) -> np.ndarray:
+        """The word target of an exercise known only by its display name (a user-added one)."""
+        table = word_table()
+        target = np.zeros(self.n_words, dtype=np.float32)
+        for word in text_words(name):
+            if word in self.word_names and table.weight(word) > 0:
+                target[self.word_names.index(word)] = table.weight(word)
+        return target
 
     # ------------------------------------------------------------------ the model on images
     def predict(self, images: np.ndarray, masks: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -94,9 +120,43 @@ class Recognizer:
                 out.append(torch.sigmoid(logits).numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.cfg.vocabulary)), np.float32)
 
-    def exercise_probs(self, word_probs: np.ndarray) -> np.ndarray:
-        """(N, W) word probabilities → (N, E) calibrated exercise probabilities."""
-        return softmax(exercise_log_likelihood(word_probs, self.targets), self.calibration.temperature)
+    def exercise_scores(self, word_probs: np.ndarray, head_log_probs: np.ndarray | None = None) -> np.ndarray:
+        """(N, W) word probabilities [and (N, head exercises) head log-probabilities] → (N, E)
+        scores whose softmax is the calibrated probability (see the module doc)."""
+        ll = exercise_log_likelihood(word_probs, self.targets)
+        if self._wordless.any() and not self._wordless.all():
+            ll[:, self._wordless] = ll[:, ~self._wordless].mean(axis=1, keepdims=True)
+        scores = ll / max(self.calibration.temperature, 1e-6)
+        if head_log_probs is not None and self.head is not None and self.calibration.kinematic_weight > 0:
+            head_log_probs = np.asarray(head_log_probs, dtype=np.float64)
+            neutral = head_log_probs.mean(axis=1, keepdims=True)
+            aligned = np.concatenate([head_log_probs, neutral], axis=1)[:, self._head_columns]
+            scores = scores + self.calibration.kinematic_weight * aligned
+        return scores
+
+    def exercise_probs(self, word_probs: np.ndarray, head_log_probs: np.ndarray | None = None) -> np.ndarray:
+        """(N, W) word probabilities [and head log-probabilities] → (N, E) calibrated exercise probabilities."""
+        return softmax(self.exercise_scores(word_probs, head_log_probs), 1.0)
+
+    def head_log_probs(self, joints: np.ndarray) -> np.ndarray | None:
+        """(head exercises,) the head's clip log-probabilities of prepared joints; None without a head."""
+        if self.head is None or len(joints) < 2:
+            return None
+        return self.head.log_probs(joints, self.cfg.image.fps)
+
+    def window_exercise_probs(self, joints: np.ndarray, window_s: float, hop_s: float
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """(centres s, (W, E) calibrated exercise probabilities) of windows of prepared joints."""
+        centres, probs, lengths = self.window_word_probs(joints, window_s, hop_s)
+        head = None
+        if self.head is not None:
+            img = self.cfg.image
+            window = max(2, min(int(round(window_s * img.fps)), img.max_frames))
+            starts = window_starts(len(joints), window, max(1, int(round(hop_s * img.fps))))
+            head = np.stack([self.head.window_log_probs(clip_features(joints[a:a + window], img.fps,
+                                                                      self.head.cfg)).mean(axis=0)
+                             for a in starts])
+        return centres, self.exercise_probs(probs[:, : self.n_words], head)
 
     def windows(self, joints: np.ndarray, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray,
                                                                                    np.ndarray]:
@@ -128,8 +188,8 @@ class Recognizer:
 
     def window_scores(self, pose: Pose, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(window centres s, (W, n_exercises) probabilities, the exercise ids of the columns)."""
-        centres, probs, _ = self.window_word_probs(self.prepare(pose), window_s, hop_s)
-        return centres, self.exercise_probs(probs[:, : self.n_words]), list(self.exercises)
+        centres, probs = self.window_exercise_probs(self.prepare(pose), window_s, hop_s)
+        return centres, probs, list(self.exercises)
 
     def recognize(self, pose: Pose) -> Recognition:
         """The exercise of the whole clip (windows of one image, their word probabilities averaged)."""
@@ -141,7 +201,7 @@ class Recognizer:
         centres, probs, lengths = self.window_word_probs(joints, window_s, window_s / 2)
         mean = (probs[:, : self.n_words] * lengths[:, None]).sum(axis=0) / lengths.sum()
         notes = [] if len(centres) == 1 else [f"averaged over {len(centres)} windows of {window_s:g} s"]
-        return self.from_word_probs(mean, notes)
+        return self.from_word_probs(mean, notes, self.head_log_probs(joints))
 
     def count_heads(self, joints: np.ndarray, exercise: str | None = None) -> np.ndarray:
         """The integer head's probabilities (W, MAX_COUNT) for consecutive images of `joints`
@@ -158,9 +218,10 @@ class Recognizer:
         """LiFT's count: the most confident integer per window, summed (see `counts_from_heads`)."""
         return counts_from_heads(self.count_heads(joints, exercise))
 
-    def from_word_probs(self, word_probs: np.ndarray, notes: list[str] | None = None) -> Recognition:
-        """The Recognition of one (n_words,) word-probability vector."""
-        probs = self.exercise_probs(word_probs[None])[0]
+    def from_word_probs(self, word_probs: np.ndarray, notes: list[str] | None = None,
+                        head_log_probs: np.ndarray | None = None) -> Recognition:
+        """The Recognition of one (n_words,) word-probability vector [and the head's clip log-probabilities]."""
+        probs = self.exercise_probs(word_probs[None], None if head_log_probs is None else head_log_probs[None])[0]
         order = np.argsort(-probs)
         best, confidence = self.exercises[order[0]], float(probs[order[0]])
         notes = list(notes or [])
@@ -186,7 +247,12 @@ def counts_from_heads(heads: np.ndarray) -> tuple[int, list[int], bool]:
 @lru_cache(maxsize=4)
 def _load(folder: str, stamp: int) -> Recognizer:
     model, calibration = load_checkpoint(folder)
-    return Recognizer(model, calibration, Path(folder))
+    try:
+        head = load_head(Path(folder))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(str(Path(folder) / HEAD_FILE), f"not a readable kinematic head "
+                              f"({' '.join(str(exc).split())[:200]}); {MAKE_ONE}") from None
+    return Recognizer(model, calibration, Path(folder), head)
 
 
 def load_recognizer(model: str | Path | None = None) -> Recognizer:
@@ -198,4 +264,6 @@ def load_recognizer(model: str | Path | None = None) -> Recognizer:
     stamp = config.stat().st_mtime_ns if config.is_file() else 0
     if stamp == 0:
         load_checkpoint(folder)  # raises the one-line error naming what is missing
+    head = folder / HEAD_FILE
+    stamp += head.stat().st_mtime_ns if head.is_file() else 0
     return _load(str(folder.resolve()), stamp)

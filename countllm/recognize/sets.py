@@ -153,8 +153,8 @@ def split_sets(inputs: MediaInputs, recognizer: Recognizer | None = None, start_
         pose = crop_pose(pose, start_s, end_s)
     joints = recognizer.prepare(pose)
     fps = recognizer.cfg.image.fps
-    centres, window_probs, _ = recognizer.window_word_probs(joints, cfg.window_s, cfg.hop_s)
-    probs, ids = recognizer.exercise_probs(window_probs[:, : recognizer.n_words]), recognizer.exercises
+    centres, probs = recognizer.window_exercise_probs(joints, cfg.window_s, cfg.hop_s)
+    ids = recognizer.exercises
     rest = rest_mask(joints, fps, cfg)
     lab = absorb_short_runs(frame_labels(centres, probs.argmax(axis=1), rest, fps), int(cfg.min_set_s * fps))
     sets, notes = [], [f"exercise per {cfg.window_s:g} s window every {cfg.hop_s:g} s; rests where the body "
