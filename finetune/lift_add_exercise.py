@@ -56,7 +56,9 @@ class AddExerciseConfig:
     fps: float = 30.0  # frame rate of pose files (videos carry their own)
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> AddExerciseConfig:
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                check_inputs: bool = True) -> AddExerciseConfig:
+    """The recipe with its overrides; `check_inputs` False reads the template alone (no examples/name)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no recipe at {path}; see finetune/recipes/lift/add_exercise.yaml")
@@ -69,6 +71,10 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if "aliases" in data:
         data["aliases"] = tuple(data["aliases"] or ())
     cfg = AddExerciseConfig(**data)
+    if cfg.kind != "lift_add_exercise":
+        raise ValueError(f"{path}: kind {cfg.kind!r} is not an add-exercise recipe (kind: lift_add_exercise)")
+    if not check_inputs:
+        return cfg
     if not cfg.examples or not cfg.name:
         raise ValueError("say which clips and which exercise: examples=DIR name=\"exercise name\"")
     if not Path(cfg.examples).is_dir():

@@ -68,11 +68,17 @@ def test_a_worker_exits_soon_after_its_parent_is_killed() -> None:
 def test_a_process_started_in_the_block_ignores_ctrl_c_from_its_first_instruction() -> None:
     """Why not rely on the initializer: a worker still importing when Ctrl-C comes would print a
     KeyboardInterrupt traceback (seen under load in the batch Ctrl-C test)."""
-    before = signal.getsignal(signal.SIGINT)
-    probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
-    with spawning_without_sigint():
-        inside = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
-    outside = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
-    assert inside.communicate(timeout=30)[0].strip() == "True"
-    assert outside.communicate(timeout=30)[0].strip() == "False"
-    assert signal.getsignal(signal.SIGINT) is before  # this process's Ctrl-C is back as it was
+    # A test run started in the background of a shell without job control inherits an ignored
+    # SIGINT, and so would every child: give this process Python's usual Ctrl-C handler first.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT)
+        probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+        with spawning_without_sigint():
+            inside = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
+        outside = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
+        assert inside.communicate(timeout=30)[0].strip() == "True"
+        assert outside.communicate(timeout=30)[0].strip() == "False"
+        assert signal.getsignal(signal.SIGINT) is before  # this process's Ctrl-C is back as it was
+    finally:
+        signal.signal(signal.SIGINT, inherited)
