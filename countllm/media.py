@@ -19,7 +19,7 @@ result counted from these inputs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,6 +81,7 @@ class MediaInputs:
     _pose_features: Features | None = field(default=None, repr=False)
     _motion_features: Features | None = field(default=None, repr=False)
     motion_repeats: int = 0  # repeated frames bridged in the motion profiles (frame-rate conversion)
+    _sparse_pose: tuple[float, str] | None = field(default=None, repr=False)  # (fps, why): see estimate_pose_at
     _video_info: VideoInfo | None = field(default=None, repr=False)
 
     @classmethod
@@ -119,6 +120,19 @@ class MediaInputs:
                 self._pose_error = exc
                 raise
         return self._pose
+
+    def estimate_pose_at(self, fps: float, why: str) -> None:
+        """Estimate a video's pose at `fps` (below the analysis rate) and interpolate it onto the
+        analysis clock (`pose/resample.py`); `why` goes into the note that says so. Only before
+        the pose is first asked for, and only for a video (a pose file's rows are what they are)."""
+        if not fps > 0:
+            raise ValueError(f"a pose rate must be a positive number, got {fps}")
+        if self.is_pose_file or self._pose is not None or self._pose_error is not None:
+            return
+        from countllm.video.decode import effective_fps  # noqa: PLC0415 — decord on demand
+
+        if fps < effective_fps(self._info(), self.options.sample_fps):
+            self._sparse_pose = (fps, why)
 
     def frame_features(self) -> Features:
         """Frame embeddings of a video, or the pose features of a pose file."""
@@ -166,10 +180,31 @@ class MediaInputs:
         (`countllm.pose.parallel`); its notes (decoder repairs, a pool fallback) are kept."""
         from countllm.pose.parallel import estimate_video_pose  # noqa: PLC0415 — MediaPipe on demand
 
-        pose, notes = estimate_video_pose(self.path, self.options.decode_config())
+        decode = self.options.decode_config()
+        sparse = self._sparse_pose
+        if sparse is not None:
+            decode = replace(decode, target_fps=sparse[0])
+        pose, notes = estimate_video_pose(self.path, decode)
         for note in notes:
             self._note(note)
+        if sparse is not None:
+            pose = self._onto_analysis_clock(pose, *sparse)
         return pose
+
+    def _onto_analysis_clock(self, pose: Pose, fps: float, why: str) -> Pose:
+        """Pose estimated at `fps`, on the analysis rate's frames (each native frame's own time)."""
+        from countllm.pose.resample import onto_clock  # noqa: PLC0415 — scipy's spline on demand
+        from countllm.video.decode import sampled_indices  # noqa: PLC0415 — decord on demand
+
+        info = self._info()
+        times_in = sampled_indices(info, fps)[: len(pose)] / info.native_fps
+        times_out = sampled_indices(info, self.options.sample_fps) / info.native_fps
+        times_out = times_out[times_out < times_in[-1] + 1.0 / fps - 1e-9]
+        if len(times_out) < 2:
+            return pose
+        self._note(f"pose estimated at {pose.fps:g} fps and interpolated to {self.options.sample_fps:g} fps "
+                   f"({why})")
+        return onto_clock(pose, times_in, times_out)
 
     def _embed_video(self) -> Features:
         from countllm.embeddings.frame_encoder import FrameEncoder  # noqa: PLC0415 — torch on demand

@@ -23,7 +23,9 @@ cost and no accuracy, so confident videos (most of them) pay for pose alone.
 Before any of that, a video gets a first look at its native rate (`counters/tempo.py`): a
 repetition faster than the 10 fps analysis resolves (periods under 0.4 s, e.g. speed jump rope)
 is counted there, on native-rate motion profiles (the `motion` counter), and the pose path is
-not run. What the look saw is in `diagnostics["first_look"]` either way.
+not run. Where the look found a clear repetition with full cycles of 2 s or more, pose is
+estimated on every other analysis frame and interpolated (said in the notes; `tempo.py` step
+3). What the look saw is in `diagnostics["first_look"]` either way.
 
 The first note of the result always says which counter was used and why.
 """
@@ -83,6 +85,9 @@ class AutoCounter:
                           f"{ANALYSIS_FLOOR_S:g} s); counted every frame's motion profile (the motion counter; "
                           "--method pose counts the body's slower motion instead)")
                 return _looked(_with_reason(self.run_counter("motion", request), reason), look)
+            sparse = look.sparse_pose_fps(request.inputs.options.sample_fps)
+            if sparse is not None:
+                request.inputs.estimate_pose_at(sparse, f"the first look found full cycles of {look.cycle_s:.1f} s")
         return _looked(self._count_at_analysis_rate(request), look)
 
     def _count_at_analysis_rate(self, request: CountRequest) -> CountResult:

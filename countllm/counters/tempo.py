@@ -12,8 +12,13 @@ triple the pose cost for all the slow ones, so the rate follows the video instea
    self-similarity back end with periods searched from `min_period_s` (0.1 s: 3 frames at 30 fps).
 2. If what it finds repeats faster than `fast_below_s` (the 10 fps analysis's floor) and clearly
    (`min_score`, the raw periodicity × regularity score), the whole video is counted the same way
-   at the native rate (the `motion` counter). Otherwise the look is discarded and the usual
-   analysis runs, so slow videos pay only the look.
+   at the native rate (the `motion` counter). Otherwise the usual analysis runs, so slow videos
+   pay only the look.
+3. If what it finds is clear and its full cycle lasts at least `sparse_pose_from_s` (2 s), pose
+   is estimated at half the analysis rate and interpolated back onto it (`pose/resample.py`,
+   where the accuracy measured for it is): pose estimation is most of a count's time, and a
+   slow repetition does not need every analysis frame estimated. Slow videos get faster than
+   without the look.
 
 Why motion profiles and not pose at 30 fps: on the development jump-rope videos pose at 30 fps
 finds the feet alternating (one cycle per two jumps, counts 31–39 for 65–78); the row profile of
@@ -59,6 +64,8 @@ class TempoConfig:
     components: int = 6
     half_tolerance: float = 0.15  # the signed period within this share of twice the magnitude's
     resolved_cycle_s: float = 0.5  # a full cycle this long is the 10 fps analysis's to count
+    sparse_pose_from_s: float = 2.0  # full cycles this long or longer: pose at 1/sparse_pose_factor of the rate
+    sparse_pose_factor: int = 2
 
     def counter_config(self) -> SimilarityCounterConfig:
         periodic = PeriodicCountConfig(period=PeriodConfig(min_period_s=self.min_period_s),
@@ -89,6 +96,26 @@ class TempoLook:
     def is_fast(self) -> bool:
         return (self.period_s is not None and self.period_s < self.config.fast_below_s
                 and self.score >= self.config.min_score and not self.halves_of_a_slower_motion)
+
+    def sparse_pose_fps(self, analysis_fps: float) -> float | None:
+        """The rate pose may be estimated at for a video this look found slow (step 3 of the
+        module docstring), or None: the analysis rate. Only a clear repetition whose full cycle
+        (the signed profiles' period where the magnitude shows its halves) lasts at least
+        `sparse_pose_from_s` qualifies. Why a full cycle of 2 s at 5 fps: a limb often moves at
+        twice the whole motion's rate (a jumping jack's wrist goes out and in twice a cycle, a
+        lunging knee's x too), and that harmonic must keep >= 5 estimated frames a cycle.
+        Measured on rendered exercises: a jumping jack every 1.2 s, estimated at 5 fps, was
+        counted 12 for 6 on its wrist; a lunge set drifting from 1.4 s to 2 s, 15 for 9 on its knee.
+        """
+        if self.cycle_s is None or self.score < self.config.min_score:
+            return None
+        slow = self.cycle_s >= self.config.sparse_pose_from_s
+        return analysis_fps / self.config.sparse_pose_factor if slow else None
+
+    @property
+    def cycle_s(self) -> float | None:
+        """The full cycle the look saw: the signed period where the magnitude shows its halves."""
+        return self.full_cycle_s if self.halves_of_a_slower_motion else self.period_s
 
     def to_json(self) -> dict:
         rounded = lambda t: None if t is None else round(t, 4)  # noqa: E731
