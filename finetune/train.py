@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import sys
@@ -29,6 +30,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from countllm.errors import EXIT_USAGE, CountLLMError, InputError
 from countllm.finetune.config import PhaseConfig, StageConfig, load_stage_config
 from countllm.finetune.data import Clip, make_sample, real_clips, synthetic_clips
 from countllm.finetune.validate import validate
@@ -205,12 +207,21 @@ def setup(config: str | Path, overrides: list[str] | tuple[str, ...] = (), resum
         overrides: dotted `key=value` assignments applied on top of the YAML.
         resume: continue from `<output_dir>/last/` when it exists (False: start over).
     """
+    ctx = start_stage(config, overrides, resume)
+    run_phases(ctx)
+    return finish_stage(ctx)
+
+
+def start_stage(config: str | Path, overrides: list[str] | tuple[str, ...] = (), resume: bool = True) -> dict[str, Any]:
+    """Everything `setup` does before the first step: the accelerator, the model (prepared), the
+    clips, the resumed state. Returns the context that `run_phases` and `finish_stage` take."""
     from accelerate import Accelerator  # noqa: PLC0415
     from accelerate.utils import DistributedDataParallelKwargs  # noqa: PLC0415
 
     cfg, raw = load_stage_config(config, list(overrides))
     accelerator = Accelerator(mixed_precision=cfg.precision, gradient_accumulation_steps=cfg.gradient_accumulation,
                               kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    _check_distributed(accelerator)
     seed = cfg.seed + accelerator.process_index  # each process draws different batches
     random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
     out = Path(cfg.output_dir)
@@ -222,17 +233,28 @@ def setup(config: str | Path, overrides: list[str] | tuple[str, ...] = (), resum
                            "val": val, "history": history, "started": time.perf_counter(),
                            "sampler": BatchSampler(train, cfg.tasks, model, seed, cfg.data.real_fraction)}
     ctx["state"] = _resume(out, model, ctx["sampler"]) if resume else None
-    if not resume:
+    if not resume and accelerator.is_main_process:
         (out / "log.jsonl").unlink(missing_ok=True)
     ctx["wrapped"] = accelerator.prepare(model)
     log(ctx, {"event": "start", "stage": cfg.stage, "train_clips": {k: len(v) for k, v in train.items()},
               "val_clips": len(val),
               "resumed_at": ctx["state"]["step"] if ctx["state"] else 0, "processes": accelerator.num_processes})
-    _run_phases(ctx)
-    return _finish(ctx)
+    return ctx
 
 
-def _run_phases(ctx: dict[str, Any]) -> None:
+def _check_distributed(accelerator: Any) -> None:
+    """A launcher that started several processes which accelerate then runs each alone would train
+    the stage once per process, all writing one output folder. Seen with `accelerate launch
+    --multi_gpu` where no GPU is visible, and never an error of accelerate's own."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and accelerator.num_processes != launched:
+        raise InputError(f"WORLD_SIZE={launched}", f"{launched} processes were launched, but accelerate runs "
+                         f"each one alone ({accelerator.distributed_type}); on CPUs launch with "
+                         "ACCELERATE_USE_CPU=true (README: several processes), on GPUs make each process's GPU visible")
+
+
+def run_phases(ctx: dict[str, Any]) -> None:
+    """Every phase of the stage from where it starts (or resumed)."""
     start = ctx["state"]["step"] if ctx["state"] else 0
     phase_start = 0
     for phase in ctx["cfg"].phases:
@@ -257,7 +279,8 @@ def _resume(out: Path, model: VideoLLM, sampler: BatchSampler) -> dict[str, Any]
     return state
 
 
-def _finish(ctx: dict[str, Any]) -> Path:
+def finish_stage(ctx: dict[str, Any]) -> Path:
+    """Save `final/` (main process) once every process is done; return its path."""
     cfg, accelerator = ctx["cfg"], ctx["accelerator"]
     final = ctx["out"] / "final"
     accelerator.wait_for_everyone()
@@ -278,7 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-resume", action="store_true", help="start over instead of continuing from last/")
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. phases.0.steps=5")
     args = parser.parse_args(argv)
-    final = setup(args.config, args.overrides, resume=not args.no_resume)
+    try:
+        final = setup(args.config, args.overrides, resume=not args.no_resume)
+    except CountLLMError as exc:  # as `countllm finetune` does: one line, not a traceback
+        print(f"countllm finetune: {exc.one_line()}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"final checkpoint: {final}")
     return 0
 

@@ -32,6 +32,7 @@ def validate(model: VideoLLM, clips: list[Clip], batch_size: int, generate: bool
         for start in range(0, len(clips), batch_size):
             part = clips[start:start + batch_size]
             batch = collate([Sample(c.features, "count", question, source=c.source) for c in part], model.prompts)
+            batch = batch.to(model.device)  # collated on the CPU; the model may be on a GPU
             if generate:
                 texts, out = model.generate(batch)
                 counts = out.count

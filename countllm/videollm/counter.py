@@ -81,7 +81,7 @@ class VideoLLMCounter:
         sample = Sample(features, task, question or model.prompts.question(task), source=pose.source)
         batch = collate([sample], model.prompts)
         texts, out = model.generate(batch)
-        return texts[0], out.density[0].numpy(), features.times
+        return texts[0], out.density[0].cpu().numpy(), features.times
 
     def count(self, pose: Pose, question: str | None = None) -> CountResult:
         text, density, times = self.answer(pose, question, "count")

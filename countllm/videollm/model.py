@@ -90,6 +90,11 @@ class VideoLLM(nn.Module):
         digits = digit_token_ids(backbone.tokenizer) if cfg.projector.numeric_tokens else []
         self.register_buffer("digit_ids", torch.tensor(digits, dtype=torch.long), persistent=False)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the trained parts are (the LM with them, once the model is moved or prepared)."""
+        return self.periodicity.queries.device
+
     def set_prompt(self, prompt: PromptConfig) -> None:
         """Switch the prompt (e.g. the no-template ablation continuing from a checkpoint)."""
         self.cfg = replace(self.cfg, prompt=prompt)
@@ -152,7 +157,9 @@ class VideoLLM(nn.Module):
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def generate(self, batch: VideoBatch) -> tuple[list[str], PeriodicityOutput]:
-        """Greedy answers for every item, and the periodicity outputs they were read from."""
+        """Greedy answers for every item, and the periodicity outputs they were read from (on the
+        model's device: a batch is collated on the CPU, the model may be on a GPU)."""
+        batch = batch.to(self.device)
         visual, out = self.visual_tokens(batch)
         seqs = [self._sequence(i, batch, visual, with_answer=False)[0] for i in range(len(batch))]
         inputs, attention = pad_sequences(seqs, left=True)  # every prompt ends where generation starts
