@@ -42,7 +42,7 @@ CORPUS = ["What is the capital of France? Paris is the capital of France.",
 USER = [ChatMessage("user", "What is the capital of France?")]
 
 
-def build_tiny_chat_model(folder: Path, silent: bool = False) -> Path:
+def build_tiny_chat_model(folder: Path, silent: bool = False, hidden_size: int = 32) -> Path:
     """A 2-layer LLaMA (random weights) + a byte-level BPE tokenizer with a chat template.
 
     `silent=True` zeroes the final norm, so every logit is 0 and greedy picks id 0 = eos at once:
@@ -62,8 +62,8 @@ def build_tiny_chat_model(folder: Path, silent: bool = False) -> Path:
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<pad>")
     fast.chat_template = CHAT_TEMPLATE
     torch.manual_seed(0)
-    config = LlamaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         intermediate_size=64, vocab_size=len(fast), max_position_embeddings=256,
+    config = LlamaConfig(hidden_size=hidden_size, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         intermediate_size=2 * hidden_size, vocab_size=len(fast), max_position_embeddings=256,
                          eos_token_id=0, pad_token_id=2, bos_token_id=None, tie_word_embeddings=False)
     model = LlamaForCausalLM(config)
     with torch.no_grad():
