@@ -15,6 +15,7 @@ from countllm.finetune.data import split_of
 from countllm.media import MediaInputs
 from countllm.pose.io import load_pose_file, pose_from_array
 from countllm.recognize import load_recognizer, split_sets
+from countllm.recognize.sets import SetsConfig, merge_touching, rest_mask, viterbi_labels
 from countllm.synthetic import SyntheticConfig, make_sequence
 from countllm.types import Pose
 
@@ -148,3 +149,90 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, make, squat_h36m_file):
 
 def test_pose_file_fixture_loads(squat_h36m_file):
     assert len(load_pose_file(squat_h36m_file, 30.0)) > 0
+
+
+# --------------------------------------------------------------------------- the pieces of the split
+def test_the_exercise_path_ignores_a_window_that_costs_less_than_a_switch():
+    lp = np.log(np.array([[0.9, 0.1]] * 4 + [[0.3, 0.7]] + [[0.9, 0.1]] * 4))
+    assert list(viterbi_labels(lp, 0.0)) == [0] * 4 + [1] + [0] * 4  # cost 0: the argmax of every window
+    # the odd window prefers label 1 by log(0.7 / 0.3) = 0.847 nats; following it takes two switches
+    assert list(viterbi_labels(lp, 0.40)) == [0] * 4 + [1] + [0] * 4  # 2 x 0.40 < 0.847
+    assert list(viterbi_labels(lp, 0.45)) == [0] * 9  # 2 x 0.45 > 0.847
+
+
+def test_the_exercise_path_follows_a_change_that_lasts():
+    lp = np.log(np.array([[0.8, 0.2]] * 6 + [[0.2, 0.8]] * 4))
+    # staying on 0 loses 4 x log(0.8 / 0.2) = 5.55 nats over the last four windows
+    assert list(viterbi_labels(lp, 4.0)) == [0] * 6 + [1] * 4
+    assert list(viterbi_labels(lp, 6.0)) == [0] * 10
+
+
+def _quiet_then_vigorous(fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """20 s of small motion (amplitude 0.02), 20 s of large (0.3), a label per frame for each."""
+    t = np.arange(int(40 * fps)) / fps
+    amplitude = np.where(t < 20, 0.02, 0.3)
+    joints = np.zeros((len(t), 17, 3))
+    joints[:, :, 1] = (amplitude * np.sin(2 * np.pi * t / 2.0))[:, None]
+    return joints, (t >= 20).astype(int)
+
+
+def test_a_quiet_exercise_beside_a_vigorous_one_is_not_a_rest():
+    fps = 12.5
+    joints, exercise_runs = _quiet_then_vigorous(fps)
+    cfg = SetsConfig()
+    assert rest_mask(joints, fps, cfg)[: int(15 * fps)].all()  # against the whole video: "still"
+    assert not rest_mask(joints, fps, cfg, exercise_runs).any()  # against its own run: moving
+
+
+def test_a_pause_is_a_rest_only_when_it_lasts():
+    fps = 12.5
+    t = np.arange(int(40 * fps)) / fps
+    paused = ((t > 10) & (t < 13)) | ((t > 22) & (t < 31))  # 3 s: a breath; 9 s: a rest
+    joints = np.zeros((len(t), 17, 3))
+    joints[:, :, 1] = np.where(paused, 0.0, 0.3 * np.sin(2 * np.pi * t / 2.0))[:, None]
+    rest = rest_mask(joints, fps, SetsConfig())
+    assert not rest[(t > 10.5) & (t < 12.5)].any()
+    assert rest[(t > 24) & (t < 29)].all()
+
+
+def test_touching_runs_of_one_name_are_one_set():
+    named = [(0.0, 5.0, "unknown"), (5.0, 9.0, "unknown"), (9.0, 20.0, "squat"), (26.0, 30.0, "squat")]
+    assert merge_touching(named) == [(0.0, 9.0, "unknown"), (9.0, 20.0, "squat"), (26.0, 30.0, "squat")]
+
+
+# --------------------------------------------------------------------------- workouts joined from real clips
+REAL_WORKOUTS = [str(COUNTLLM.parent / "python"), "-m", "countllm.eval.real_workouts"]
+
+
+def _val_annotations(tmp_path: Path) -> Path:
+    folder = shared_data("countix_fitness_pose")
+    bundle = np.load(folder / "poses_mediapipe33_f16.npz")
+    with open(folder / "gt.csv", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if split_of(r["name"] + ".npy", 1 / 3) == "val"]
+    with open(tmp_path / "val.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["type", "name", "count"])
+        for row in rows:
+            np.save(tmp_path / f"{row['name']}.npy", bundle[row["name"]])
+            writer.writerow([row["type"], f"{row['name']}.npy", row["count"]])
+    return tmp_path / "val.csv"
+
+
+@pytest.mark.slow
+def test_real_workouts_benchmark_through_its_command(tmp_path):
+    """Joined val clips: the report's fields, and a split that neither merges nor shatters sets."""
+    annotations = _val_annotations(tmp_path)
+    result = subprocess.run([*REAL_WORKOUTS, "--annotations", str(annotations), "--workouts", "6", "--json",
+                             str(tmp_path / "report.json")], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    m = report["metrics"]
+    assert m["workouts"] == 6 and m["true_sets"] == len(report["sets"]) >= 12
+    assert 0.8 <= m["sets_found_per_true"] <= 1.8, m
+    assert m["boundary_within_4s"] >= 0.6 and m["exercise_right"] >= 0.5, m
+
+
+def test_real_workouts_bad_annotations_is_one_line(tmp_path):
+    result = subprocess.run([*REAL_WORKOUTS, "--annotations", str(tmp_path / "none.csv")], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "none.csv" in result.stderr, result.stderr
