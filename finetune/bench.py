@@ -23,7 +23,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 VARIANTS = {"fp32": "none", "4bit": "4bit", "8bit": "8bit"}
@@ -72,27 +71,18 @@ def child_train(quantization: str, steps: int, checkpoint: str | None) -> dict[s
 
 
 def child_infer(quantization: str, repeats: int, checkpoint: str | None) -> dict[str, Any]:
-    from dataclasses import replace  # noqa: PLC0415
 
     import torch  # noqa: PLC0415
 
     from countllm.videollm.answer_format import UnparseableAnswer, parse_answer  # noqa: PLC0415
-    from countllm.videollm.backbone import load_backbone  # noqa: PLC0415
-    from countllm.videollm.checkpoint import load_checkpoint, load_trained_parts, read_config  # noqa: PLC0415
+    from countllm.videollm.checkpoint import load_checkpoint  # noqa: PLC0415
     from countllm.videollm.counter import default_checkpoint  # noqa: PLC0415
     from countllm.videollm.inputs import Sample, collate  # noqa: PLC0415
-    from countllm.videollm.model import VideoLLM  # noqa: PLC0415
     from countllm.videollm.motion_encoder import encode  # noqa: PLC0415
 
     folder = checkpoint or default_checkpoint()
-    if quantization == "none":
-        model = load_checkpoint(folder)
-    else:  # same trained parts, base LM quantized: load the adapter onto a quantized backbone
-        cfg = read_config(folder)
-        cfg = replace(cfg, backbone=replace(cfg.backbone, quantization=quantization))
-        model = VideoLLM(cfg, load_backbone(cfg.backbone, adapter=Path(folder) / "adapter", trainable=False))
-        load_trained_parts(model, folder)
-        model.eval()
+    # same trained parts; with a quantization, the adapter goes onto a quantized base LM
+    model = load_checkpoint(folder, backbone=None if quantization == "none" else {"quantization": quantization})
     seq = _clip()
     times, answers = [], []
     for _ in range(repeats + 1):

@@ -44,7 +44,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -223,19 +223,14 @@ def _last_validation(out: Path) -> dict[str, Any]:
 def ask_default(name: str, device: str) -> dict[str, Any]:
     """The shipped trained default counts synthetic clips on `device`, with the check's LM settings."""
     from countllm.finetune.data import DataConfig, synthetic_clips  # noqa: PLC0415
-    from countllm.videollm.backbone import load_backbone  # noqa: PLC0415
-    from countllm.videollm.checkpoint import load_trained_parts, read_config  # noqa: PLC0415
+    from countllm.videollm.checkpoint import load_checkpoint  # noqa: PLC0415
     from countllm.videollm.counter import default_checkpoint  # noqa: PLC0415
     from countllm.videollm.inputs import Sample, collate  # noqa: PLC0415
-    from countllm.videollm.model import VideoLLM  # noqa: PLC0415
 
-    check, folder = CHECKS[name], default_checkpoint()
-    cfg = read_config(folder)
-    cfg = replace(cfg, backbone=replace(cfg.backbone, dtype=check.dtype, quantization=check.quantization))
-    model = VideoLLM(cfg, load_backbone(cfg.backbone, adapter=folder / "adapter", trainable=False))
-    load_trained_parts(model, folder)
-    model.to(device).eval()
-    clips = synthetic_clips(DataConfig(synthetic_clips=ANSWER_CLIPS, synthetic_seed=4242), cfg.encoder)
+    check = CHECKS[name]
+    model = load_checkpoint(default_checkpoint(), device=device,
+                            backbone={"dtype": check.dtype, "quantization": check.quantization})
+    clips = synthetic_clips(DataConfig(synthetic_clips=ANSWER_CLIPS, synthetic_seed=4242), model.cfg.encoder)
     question = model.prompts.question("count")
     batch = collate([Sample(c.features, "count", question) for c in clips], model.prompts)  # on the CPU
     started = time.perf_counter()

@@ -77,12 +77,17 @@ def read_config(folder: str | Path) -> VideoLLMConfig:
 
 
 def load_checkpoint(folder: str | Path, backbone_path: str | None = None, trainable: bool = False,
-                    device: str = "cpu") -> VideoLLM:
-    """Rebuild a VideoLLM from `folder`: base LM from its path, then adapter and trained parts."""
+                    device: str = "cpu", backbone: dict[str, Any] | None = None) -> VideoLLM:
+    """Rebuild a VideoLLM from `folder`: base LM from its path, then adapter and trained parts.
+
+    `backbone`: BackboneConfig fields to load the base LM with instead of the saved ones (e.g.
+    `{"quantization": "4bit"}`): the same trained parts and adapter on a quantized or bf16 LM."""
     folder = Path(folder)
     cfg = read_config(folder)
     if backbone_path is not None:
         cfg = replace(cfg, backbone=replace(cfg.backbone, path=backbone_path))
+    if backbone:
+        cfg = replace(cfg, backbone=replace(cfg.backbone, **backbone))
     for needed in [*WEIGHT_FILES.values(), "adapter/adapter_config.json", "template.yaml"]:
         if not (folder / needed).exists():
             raise CheckpointError(str(folder), f"incomplete checkpoint, {needed} is missing; {MAKE_ONE}")
