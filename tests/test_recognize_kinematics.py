@@ -193,3 +193,30 @@ def test_adding_an_exercise_from_a_few_clips_through_the_console_script(tmp_path
     bad = subprocess.run([sys.executable, "-m", "countllm", "finetune", "--config", str(recipe), "name=star hop"],
                          capture_output=True, text=True, env=env, cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "examples=DIR" in bad.stderr
+
+
+def test_the_head_learns_from_dev_after_dev_has_chosen_the_calibration():
+    """with_head: the calibration comes from the head fitted on train alone; with
+    refit_with_dev the shipped head (and its stored examples) also holds the dev clips."""
+    from finetune.lift_data import Item
+    from finetune.lift_head import TEMPERATURES, calibrate, head_examples, head_for, with_head
+
+    def items(exercises: list[str], seeds: range) -> list[Item]:
+        return [Item(prepared(e, s), e, 6, None, f"real:{e}:{s}") for e in exercises for s in seeds]
+
+    model = tiny_model().eval()
+    train, dev = items(["squat", "push_up"], range(2)), items(["squat", "push_up", "lunge"], range(10, 12))
+    cfg = KinematicHeadConfig()
+    train_only = head_for(list(model.cfg.exercises), head_examples(train, 12.5, cfg), cfg)
+    expected, _ = calibrate(Recognizer(model, Calibration(), None, train_only), dev, TEMPERATURES)
+
+    refit, examples, report = with_head(model, train, dev, cfg, TEMPERATURES)
+    assert refit.calibration == expected and report["examples"]["refit_with_dev"]
+    assert "lunge" in examples.labels and len(examples.labels) > len(head_examples(train, 12.5, cfg).labels)
+    lunge = refit.head.exercises.index("lunge")
+    assert int(np.argmax(refit.head.log_probs(prepared("lunge", 50), 12.5))) == lunge
+
+    kept, kept_examples, report = with_head(model, train, dev, KinematicHeadConfig(refit_with_dev=False),
+                                            TEMPERATURES)
+    assert "lunge" not in kept_examples.labels and not report["examples"]["refit_with_dev"]
+    assert kept.calibration == expected
